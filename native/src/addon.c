@@ -297,7 +297,7 @@ static napi_value js_bf16(napi_env env, napi_callback_info info) { return conver
 static napi_value js_to_f16(napi_env env, napi_callback_info info) { return convert(env, info, "f32ToF16", 2); }
 static napi_value js_to_bf16(napi_env env, napi_callback_info info) { return convert(env, info, "f32ToBf16", 3); }
 
-// attention(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale)
+// attention(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale, window?)
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   Args a;
   if (!begin(&a, env, info, "attention", 11)) return NULL;
@@ -305,6 +305,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   long long nh = get_int(&a, 6, "nHeads", 1, 65536), nkv = get_int(&a, 7, "nKvHeads", 1, 65536);
   long long hd = get_int(&a, 8, "headDim", 1, 4096), kvs = get_int(&a, 9, "kvStride", 1, 2147483647LL);
   float scale = (float)get_num(&a, 10, "scale");
+  long long window = a.argc > 11 && !is_nullish(&a, 11) ? DIM(11, "window") : 0;
   DONE();
   if (nh % nkv) { fail(&a, "range", "nHeads=%lld is not a multiple of nKvHeads=%lld", "nKvHeads", nh, nkv); return NULL; }
   if (kvs < nkv * hd) { fail(&a, "range", "kvStride=%lld is smaller than nKvHeads*headDim=%lld", "kvStride", kvs, nkv * hd); return NULL; }
@@ -313,7 +314,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   float *out = F32(0, "out", qRows * nh * hd), *q = F32(1, "q", qRows * nh * hd);
   float *k = F32(2, "k", kvNeed), *v = F32(3, "v", kvNeed);
   DONE();
-  cs_attention(out, q, k, v, (int)qRows, (int)start, (int)nh, (int)nkv, (int)hd, (int)kvs, scale);
+  cs_attention(out, q, k, v, (int)qRows, (int)start, (int)nh, (int)nkv, (int)hd, (int)kvs, scale, (int)window);
   return undef(env);
 }
 

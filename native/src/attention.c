@@ -19,7 +19,7 @@ static inline void softmax_inplace(float *s, int n) {
 // q (qRows, nHeads*hd) ; k, v (start+qRows rows, stride kvStride) ; out (qRows, nHeads*hd)
 // Prefill path: per head and block of query rows, S = Q K^T and O = P V through GEMM.
 static void attention_gemm(float *out, const float *q, const float *k, const float *v, int qRows, int start,
-                           int nHeads, int nKvHeads, int hd, int kvStride, float scale, float *S) {
+                           int nHeads, int nKvHeads, int hd, int kvStride, float scale, int window, float *S) {
   int group = nHeads / nKvHeads, qStride = nHeads * hd;
   for (int h = 0; h < nHeads; h++) {
     int g = h / group;
@@ -32,8 +32,9 @@ static void attention_gemm(float *out, const float *q, const float *k, const flo
 #pragma omp parallel for schedule(static) if (rb * kvLen >= 16384)
       for (int r = 0; r < rb; r++) {
         float *s = S + (size_t)r * kvLen;
-        int visible = start + r0 + r + 1;
-        softmax_inplace(s, visible);
+        int visible = start + r0 + r + 1, lo = window > 0 && visible > window ? visible - window : 0;
+        for (int j = 0; j < lo; j++) s[j] = 0.f;
+        softmax_inplace(s + lo, visible - lo);
         for (int j = visible; j < kvLen; j++) s[j] = 0.f;
       }
       // O_blk (rb, hd) = P (rb, kvLen) @ V_g (kvLen, hd)
@@ -45,24 +46,25 @@ static void attention_gemm(float *out, const float *q, const float *k, const flo
 
 // Decode path (few query rows): direct loops, parallel over (row, head).
 static void attention_direct(float *out, const float *q, const float *k, const float *v, int qRows, int start,
-                             int nHeads, int nKvHeads, int hd, int kvStride, float scale, float *scratch) {
+                             int nHeads, int nKvHeads, int hd, int kvStride, float scale, int window, float *scratch) {
   int group = nHeads / nKvHeads, qStride = nHeads * hd, maxLen = start + qRows;
 #pragma omp parallel for schedule(static) if (maxLen * nHeads >= 4096)
   for (int t = 0; t < qRows * nHeads; t++) {
     int r = t / nHeads, h = t % nHeads, g = h / group, visible = start + r + 1;
+    int lo = window > 0 && visible > window ? visible - window : 0;
     float *s = scratch + (size_t)t * maxLen;
     const float *qh = q + (size_t)r * qStride + (size_t)h * hd;
-    for (int j = 0; j < visible; j++) {
+    for (int j = lo; j < visible; j++) {
       const float *kj = k + (size_t)j * kvStride + (size_t)g * hd;
       float d = 0.f;
 #pragma omp simd reduction(+ : d)
       for (int i = 0; i < hd; i++) d += qh[i] * kj[i];
       s[j] = d * scale;
     }
-    softmax_inplace(s, visible);
+    softmax_inplace(s + lo, visible - lo);
     float *o = out + (size_t)r * qStride + (size_t)h * hd;
     for (int i = 0; i < hd; i++) o[i] = 0.f;
-    for (int j = 0; j < visible; j++) {
+    for (int j = lo; j < visible; j++) {
       const float *vj = v + (size_t)j * kvStride + (size_t)g * hd;
       float p = s[j];
 #pragma omp simd
@@ -72,19 +74,19 @@ static void attention_direct(float *out, const float *q, const float *k, const f
 }
 
 void cs_attention(float *out, const float *q, const float *k, const float *v, int qRows, int start,
-                  int nHeads, int nKvHeads, int headDim, int kvStride, float scale) {
+                  int nHeads, int nKvHeads, int headDim, int kvStride, float scale, int window) {
   if (qRows <= 0) return;
   int maxLen = start + qRows;
   if (qRows >= 16) {
     float *S = (float *)malloc(sizeof(float) * (size_t)QBLOCK * maxLen);
     if (S) {
-      attention_gemm(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale, S);
+      attention_gemm(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale, window, S);
       free(S);
       return;
     }
   }
   float *scratch = (float *)malloc(sizeof(float) * (size_t)qRows * nHeads * maxLen);
   if (!scratch) return;  // addon.c pre-checks the size; an allocation failure leaves out untouched
-  attention_direct(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale, scratch);
+  attention_direct(out, q, k, v, qRows, start, nHeads, nKvHeads, headDim, kvStride, scale, window, scratch);
   free(scratch);
 }

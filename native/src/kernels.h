@@ -54,8 +54,9 @@ void cs_add_bias(float *x, const float *b, int rows, int dim);
 // Causal attention of one sequence. q (qRows, nHeads*headDim) for positions start..start+qRows-1;
 // k, v (start+qRows, nKvHeads*headDim) rows 0..start+qRows-1 (the KV cache, row stride kvStride);
 // out (qRows, nHeads*headDim). Grouped-query: head h reads kv head h / (nHeads/nKvHeads).
+// window > 0: sliding-window attention (Mistral), a query at position p sees keys p-window+1..p.
 void cs_attention(float *out, const float *q, const float *k, const float *v, int qRows, int start,
-                  int nHeads, int nKvHeads, int headDim, int kvStride, float scale);
+                  int nHeads, int nKvHeads, int headDim, int kvStride, float scale, int window);
 
 // ---- loss.c ----
 // logits (rows,vocab); targets (rows). nll[r] = logsumexp(logits[r]) - logits[r][t];

@@ -38,9 +38,10 @@ export interface NativeAddon {
   bf16ToF32(out: Float32Array, input: Uint16Array): void;
   f32ToF16(out: Uint16Array, input: Float32Array): void;
   f32ToBf16(out: Uint16Array, input: Float32Array): void;
-  /** Causal GQA attention of one sequence; k/v hold rows 0..start+qRows-1 with row stride kvStride. */
+  /** Causal GQA attention of one sequence; k/v hold rows 0..start+qRows-1 with row stride kvStride.
+   *  window > 0 limits each query to the last `window` keys (sliding-window attention). */
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, qRows: number, start: number,
-    nHeads: number, nKvHeads: number, headDim: number, kvStride: number, scale: number): void;
+    nHeads: number, nKvHeads: number, headDim: number, kvStride: number, scale: number, window?: number): void;
   /** nll[r] = logsumexp(logits[r]) - logits[r][targets[r]]; greedy[r] = target is the (first) argmax. */
   nll(out: Float64Array, greedy: Uint8Array | null, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void;
   logSoftmax(out: Float32Array, logits: Float32Array, rows: number, vocab: number): void;

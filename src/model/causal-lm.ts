@@ -1,0 +1,108 @@
+// The interface every causal-LM architecture implements, and the packing of a batch of sequences.
+// A batch is packed: the tokens of all sequences are stacked into one (rows, hidden) activation, so
+// linear layers run as one GEMM with no padding; attention runs per sequence over its own keys.
+import { KVCache } from './kv-cache.js';
+import { LinearHook, LinearSite } from './linear.js';
+
+export interface SequenceInput {
+  /** New tokens of this sequence. Their positions start at cache.length (0 without a cache). */
+  ids: ArrayLike<number>;
+  /** Keys/values of earlier positions; appended to by the forward pass. */
+  cache?: KVCache;
+}
+
+export interface ForwardOptions {
+  /** Which packed rows get logits: all rows, the last row of each sequence, none, or explicit rows. */
+  logits?: 'all' | 'last' | 'none' | Int32Array;
+  /** Sees the input of every linear layer, layer by layer. */
+  hook?: LinearHook;
+}
+
+export interface ForwardOutput {
+  /** (logitRows.length, vocab) */
+  logits: Float32Array;
+  /** Packed row index of each logits row. */
+  logitRows: Int32Array;
+  vocab: number;
+  /** First packed row of each sequence. */
+  rowStart: Int32Array;
+}
+
+export interface PackedSequence {
+  rowStart: number;
+  length: number;
+  /** Position of the first new token. */
+  start: number;
+  cache?: KVCache;
+}
+
+export interface PackedBatch {
+  rows: number;
+  ids: Int32Array;
+  positions: Int32Array;
+  seqs: PackedSequence[];
+}
+
+export interface ModelInfo {
+  modelType: string;
+  vocabSize: number;
+  maxPositions: number;
+  numLayers: number;
+  hiddenSize: number;
+}
+
+export interface ParameterTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface CausalLM {
+  readonly info: ModelInfo;
+  forward(seqs: SequenceInput[], opts?: ForwardOptions): ForwardOutput;
+  newCache(): KVCache;
+  /** Every linear layer, in forward order. */
+  linearSites(): LinearSite[];
+  /** Every parameter under its Hugging Face name (tied weights appear once). Live views, not copies. */
+  parameters(): Map<string, ParameterTensor>;
+}
+
+/** Stacks sequences into one batch; validates ids against the vocabulary and lengths against the context. */
+export function packSequences(seqs: SequenceInput[], vocab: number, maxPositions: number): PackedBatch {
+  let rows = 0;
+  for (const s of seqs) rows += s.ids.length;
+  const ids = new Int32Array(rows), positions = new Int32Array(rows);
+  const packed: PackedSequence[] = [];
+  const caches = new Set<KVCache>();
+  let r = 0;
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i];
+    if (s.cache) {
+      if (caches.has(s.cache)) throw new RangeError(`sequence ${i} shares a KV cache with an earlier sequence of the batch`);
+      caches.add(s.cache);
+    }
+    const start = s.cache ? s.cache.length : 0;
+    if (start + s.ids.length > maxPositions) {
+      throw new RangeError(`sequence ${i} needs ${start + s.ids.length} positions; the model's context is ${maxPositions}`);
+    }
+    for (let j = 0; j < s.ids.length; j++) {
+      const id = s.ids[j];
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new RangeError(`sequence ${i} holds token id ${id} outside the vocabulary of ${vocab}`);
+      ids[r + j] = id;
+      positions[r + j] = start + j;
+    }
+    packed.push({ rowStart: r, length: s.ids.length, start, cache: s.cache });
+    r += s.ids.length;
+  }
+  return { rows, ids, positions, seqs: packed };
+}
+
+/** Resolves ForwardOptions.logits into packed row indices. */
+export function selectLogitRows(batch: PackedBatch, which: ForwardOptions['logits']): Int32Array {
+  if (which instanceof Int32Array) {
+    for (const r of which) if (r < 0 || r >= batch.rows) throw new RangeError(`logit row ${r} outside the batch of ${batch.rows} rows`);
+    return which;
+  }
+  if (which === 'none') return new Int32Array(0);
+  if (which === 'last') return Int32Array.from(batch.seqs.filter((s) => s.length > 0).map((s) => s.rowStart + s.length - 1));
+  return Int32Array.from({ length: batch.rows }, (_, i) => i);
+}

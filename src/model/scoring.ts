@@ -1,0 +1,163 @@
+// Scoring with the model: perplexity under the fixed protocol of ARCHITECTURE.md, and the
+// log-likelihood of a continuation given a context (the basis of every multiple-choice benchmark).
+import { native } from '../core/native.js';
+import { UsageError } from '../core/errors.js';
+import { CausalLM } from './causal-lm.js';
+import { TextTokenizer } from './tokenizer.js';
+
+export const PERPLEXITY_PROTOCOL =
+  'tokenize once (BOS as the tokenizer adds it), non-overlapping windows of seqlen tokens (last shorter window counts), ' +
+  'score every token of a window except its first; ppl = exp(total NLL / scored)';
+
+export interface PerplexityResult {
+  perplexity: number;
+  /** Total negative log-likelihood in nats over the scored tokens. */
+  nll: number;
+  /** Mean NLL per scored token (ln of the perplexity). */
+  nllPerToken: number;
+  scored: number;
+  tokens: number;
+  windows: number;
+  seqlen: number;
+  protocol: string;
+}
+
+/** Logit rows kept per forward: bounds memory to about 256 MB of logits whatever the vocabulary. */
+function rowBudget(vocab: number, atLeast: number): number {
+  return Math.max(atLeast, Math.floor((64 * 1024 * 1024) / vocab));
+}
+
+export interface ScoringProgress {
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+/** Perplexity of token ids under the protocol (ids already include the BOS the tokenizer adds). */
+export function perplexityOfIds(model: CausalLM, ids: ArrayLike<number>, seqlen: number, opts: ScoringProgress = {}): PerplexityResult {
+  if (!Number.isInteger(seqlen) || seqlen < 2) throw new UsageError(`--seqlen must be an integer >= 2, got ${seqlen}`);
+  if (seqlen > model.info.maxPositions) {
+    throw new UsageError(`--seqlen ${seqlen} exceeds the model's context of ${model.info.maxPositions} positions`);
+  }
+  const windows: number[][] = [];
+  for (let s = 0; s < ids.length; s += seqlen) windows.push(Array.from({ length: Math.min(seqlen, ids.length - s) }, (_, j) => ids[s + j]));
+  const budget = rowBudget(model.info.vocabSize, seqlen);
+  let nll = 0, scored = 0, done = 0;
+  for (let w0 = 0; w0 < windows.length;) {
+    const group: number[][] = [];
+    let rows = 0;
+    while (w0 < windows.length && (group.length === 0 || rows + windows[w0].length <= budget)) {
+      rows += windows[w0].length;
+      group.push(windows[w0++]);
+    }
+    // Logits at every row but the last of each window predict the next token of that window.
+    const logitRows: number[] = [], targets: number[] = [];
+    let r = 0;
+    for (const w of group) {
+      for (let j = 0; j + 1 < w.length; j++) { logitRows.push(r + j); targets.push(w[j + 1]); }
+      r += w.length;
+    }
+    const out = model.forward(group.map((w) => ({ ids: w })), { logits: Int32Array.from(logitRows) });
+    const tokenNll = new Float64Array(targets.length);
+    native.nll(tokenNll, null, out.logits, Int32Array.from(targets), targets.length, out.vocab);
+    for (const x of tokenNll) nll += x;
+    scored += targets.length;
+    done += group.length;
+    opts.onProgress?.({ done, total: windows.length });
+  }
+  const nllPerToken = scored > 0 ? nll / scored : NaN;
+  return {
+    perplexity: Math.exp(nllPerToken), nll, nllPerToken, scored, tokens: ids.length, windows: windows.length, seqlen,
+    protocol: PERPLEXITY_PROTOCOL,
+  };
+}
+
+export function perplexity(model: CausalLM, tok: TextTokenizer, text: string, seqlen: number, opts: ScoringProgress = {}): PerplexityResult {
+  return perplexityOfIds(model, tok.encode(text, { addSpecialTokens: true }), seqlen, opts);
+}
+
+export interface LoglikelihoodRequest {
+  context: string;
+  continuation: string;
+}
+
+export interface LoglikelihoodResult {
+  /** Sum of the continuation's token log-probabilities (nats). */
+  logprob: number;
+  tokenLogprobs: number[];
+  /** Whether every continuation token is the argmax given what precedes it. */
+  greedy: boolean;
+  /** Continuation tokens scored. */
+  tokens: number;
+  /** Continuation length in characters (for byte/char-normalised accuracy). */
+  chars: number;
+}
+
+/**
+ * Splits (context, continuation) into token ids as lm-evaluation-harness does: trailing spaces of the
+ * context move to the continuation; context+continuation is encoded whole and the continuation is
+ * what follows the context's own encoding (so merges across the boundary count once). An empty
+ * context is replaced by the BOS token (or EOS when the tokenizer has no BOS).
+ */
+export function splitContinuation(tok: TextTokenizer, req: LoglikelihoodRequest): { context: number[]; continuation: number[] } {
+  let context = req.context, continuation = req.continuation;
+  const trail = context.length - context.trimEnd().length;
+  if (trail > 0) { continuation = context.slice(context.length - trail) + continuation; context = context.slice(0, context.length - trail); }
+  const start = tok.bosId ?? tok.eosIds[0];
+  if (context === '') {
+    if (start === undefined || start === null) throw new UsageError('an empty context needs a BOS or EOS token to condition on');
+    const cont = tok.encode(continuation, { addSpecialTokens: false });
+    return { context: [start], continuation: cont };
+  }
+  const ctxIds = tok.encode(context, { addSpecialTokens: true });
+  const whole = tok.encode(context + continuation, { addSpecialTokens: true });
+  const prefixOk = whole.length > ctxIds.length && ctxIds.every((id, i) => whole[i] === id);
+  return prefixOk
+    ? { context: ctxIds, continuation: whole.slice(ctxIds.length) }
+    : { context: ctxIds, continuation: tok.encode(continuation, { addSpecialTokens: false }) };
+}
+
+export function loglikelihoodOfIds(model: CausalLM, pairs: { context: number[]; continuation: number[] }[], opts: ScoringProgress = {}): LoglikelihoodResult[] {
+  const maxLen = model.info.maxPositions;
+  const seqs = pairs.map((p, i) => {
+    if (p.continuation.length === 0) throw new UsageError(`loglikelihood request ${i}: the continuation encodes to no tokens`);
+    if (p.context.length === 0) throw new UsageError(`loglikelihood request ${i}: the context is empty`);
+    if (p.continuation.length >= maxLen) throw new UsageError(`loglikelihood request ${i}: the continuation has ${p.continuation.length} tokens; the context window is ${maxLen}`);
+    // Left-truncate the context so that context + continuation fits the model.
+    const full = [...p.context, ...p.continuation];
+    return { ids: full.slice(Math.max(0, full.length - maxLen)), cont: p.continuation.length };
+  });
+  const results: LoglikelihoodResult[] = new Array(pairs.length);
+  const budget = rowBudget(model.info.vocabSize, maxLen);
+  let done = 0;
+  for (let i0 = 0; i0 < seqs.length;) {
+    const group: number[] = [];
+    let rows = 0;
+    while (i0 < seqs.length && (group.length === 0 || rows + seqs[i0].ids.length <= budget)) { rows += seqs[i0].ids.length; group.push(i0++); }
+    const logitRows: number[] = [], targets: number[] = [];
+    let r = 0;
+    for (const gi of group) {
+      const { ids, cont } = seqs[gi];
+      for (let j = ids.length - cont; j < ids.length; j++) { logitRows.push(r + j - 1); targets.push(ids[j]); }
+      r += ids.length;
+    }
+    const out = model.forward(group.map((gi) => ({ ids: seqs[gi].ids })), { logits: Int32Array.from(logitRows) });
+    const nll = new Float64Array(targets.length), greedy = new Uint8Array(targets.length);
+    native.nll(nll, greedy, out.logits, Int32Array.from(targets), targets.length, out.vocab);
+    let t = 0;
+    for (const gi of group) {
+      const n = seqs[gi].cont, lps: number[] = [];
+      let sum = 0, allGreedy = true;
+      for (let j = 0; j < n; j++, t++) { lps.push(-nll[t]); sum -= nll[t]; allGreedy &&= greedy[t] === 1; }
+      results[gi] = { logprob: sum, tokenLogprobs: lps, greedy: allGreedy, tokens: n, chars: 0 };
+    }
+    done += group.length;
+    opts.onProgress?.({ done, total: seqs.length });
+  }
+  return results;
+}
+
+export function loglikelihood(model: CausalLM, tok: TextTokenizer, requests: LoglikelihoodRequest[], opts: ScoringProgress = {}): LoglikelihoodResult[] {
+  const pairs = requests.map((r) => splitContinuation(tok, r));
+  const res = loglikelihoodOfIds(model, pairs, opts);
+  res.forEach((x, i) => { x.chars = requests[i].continuation.length; });
+  return res;
+}
