@@ -106,3 +106,33 @@ export function selectLogitRows(batch: PackedBatch, which: ForwardOptions['logit
   if (which === 'last') return Int32Array.from(batch.seqs.filter((s) => s.length > 0).map((s) => s.rowStart + s.length - 1));
   return Int32Array.from({ length: batch.rows }, (_, i) => i);
 }
+
+/**
+ * Forward over a padded batch (B, T) with an attention mask (1 = token, 0 = padding), as Hugging
+ * Face callers pass it. Padding is dropped (it is neither query nor key) and positions count real
+ * tokens only, which is what HF computes with position_ids = cumsum(mask) - 1 for left or right
+ * padding. Returns logits (B, T, vocab) with zero rows at padded positions.
+ */
+export function forwardPadded(model: CausalLM, inputIds: number[][], attentionMask: number[][]): Float32Array {
+  const B = inputIds.length, T = B > 0 ? inputIds[0].length : 0, V = model.info.vocabSize;
+  if (attentionMask.length !== B) throw new RangeError(`attention mask has ${attentionMask.length} rows for ${B} sequences`);
+  const seqs: SequenceInput[] = [], where: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    if (inputIds[b].length !== T || attentionMask[b].length !== T) throw new RangeError(`row ${b} of the padded batch is not ${T} long`);
+    const ids: number[] = [], at: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const m = attentionMask[b][t];
+      if (m !== 0 && m !== 1) throw new RangeError(`attention mask values must be 0 or 1, got ${m}`);
+      if (m === 1) { ids.push(inputIds[b][t]); at.push(t); }
+    }
+    seqs.push({ ids });
+    where.push(at);
+  }
+  const out = model.forward(seqs, { logits: 'all' });
+  const logits = new Float32Array(B * T * V);
+  let row = 0;
+  for (let b = 0; b < B; b++) {
+    for (const t of where[b]) logits.set(out.logits.subarray(row * V, (row + 1) * V), (b * T + t) * V), row++;
+  }
+  return logits;
+}

@@ -29,12 +29,12 @@ export interface TemplateSpecialTokens {
 /**
  * Finds the chat template of a tokenizer folder: tokenizer_config.json `chat_template` (a string, or a
  * list of {name, template} of which "default" is used), else a `chat_template.jinja` file beside it
- * (newer transformers save it there). Returns null when there is none.
+ * (newer transformers save it there). Returns the source and the file it came from, or null when there is none.
  */
-export function findChatTemplate(dir: string, tokenizerConfig: Record<string, unknown>): string | null {
+export function findChatTemplate(dir: string, tokenizerConfig: Record<string, unknown>): { source: string; file: string } | null {
   const configured = tokenizerConfig.chat_template;
   const configFile = path.join(dir, 'tokenizer_config.json');
-  if (typeof configured === 'string') return configured;
+  if (typeof configured === 'string') return { source: configured, file: configFile };
   if (Array.isArray(configured)) {
     const named = configured.filter(
       (entry): entry is { name: string; template: string } =>
@@ -46,13 +46,13 @@ export function findChatTemplate(dir: string, tokenizerConfig: Record<string, un
         `${configFile}: chat_template lists templates [${named.map((entry) => entry.name).join(', ')}] but none named "default"; add one named "default"`,
       );
     }
-    return chosen.template;
+    return { source: chosen.template, file: configFile };
   }
   if (configured !== undefined && configured !== null) {
     throw new TokenizerError(`${configFile}: chat_template must be a string or a list of {name, template}; fix the file`);
   }
   const jinjaFile = path.join(dir, 'chat_template.jinja');
-  return fs.existsSync(jinjaFile) ? fs.readFileSync(jinjaFile, 'utf8') : null;
+  return fs.existsSync(jinjaFile) ? { source: fs.readFileSync(jinjaFile, 'utf8'), file: jinjaFile } : null;
 }
 
 /** A parsed chat template bound to a tokenizer's special-token strings. */

@@ -11,7 +11,7 @@ import { FileFormatError, SafetensorsError } from '../core/errors.js';
 export interface TensorToWrite { shape: number[]; data: Float32Array; dtype?: 'F32' | 'F16' | 'BF16' }
 
 const BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
-const WRITE_CHUNK_BYTES = 1 << 30; // writeSync takes at most 2^31-1 bytes per call
+const WRITE_CHUNK_BYTES = 256 << 20; // writeSync takes at most 2^31-1 bytes per call
 const CONVERT_CHUNK_ELEMENTS = 1 << 20;
 const SINGLE_FILE = 'model.safetensors';
 const INDEX_FILE = 'model.safetensors.index.json';

@@ -33,7 +33,7 @@ const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
   F16: 2, BF16: 2, F32: 4, F64: 8, F8_E4M3: 1, F8_E5M2: 1,
 };
 const MAX_HEADER_BYTES = 100_000_000; // the Rust crate's limit
-const READ_CHUNK_BYTES = 1 << 30; // readSync takes at most 2^31-1 bytes per call
+const READ_CHUNK_BYTES = 256 << 20; // readSync takes at most 2^31-1 bytes per call
 const CONVERT_CHUNK_ELEMENTS = 1 << 20; // scratch for F16/BF16/F64 -> F32: 2-8 MiB, reused
 
 function fail(file: string, problem: string): never {

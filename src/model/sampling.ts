@@ -21,6 +21,13 @@ export class Xoshiro128 {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /** A generator at an explicit state (for reference vectors in tests). */
+  static fromState(s0: number, s1: number, s2: number, s3: number): Xoshiro128 {
+    const g = new Xoshiro128(0);
+    g.s0 = s0 >>> 0; g.s1 = s1 >>> 0; g.s2 = s2 >>> 0; g.s3 = s3 >>> 0;
+    return g;
+  }
+
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
     const t = (this.s1 << 9) >>> 0;

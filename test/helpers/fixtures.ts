@@ -15,10 +15,16 @@ export function shared(...parts: string[]): string {
   return p;
 }
 
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
 /** A fresh temporary folder, removed when the process exits. */
 export function tempDir(prefix = 'compsafe-test-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  tempDirs.push(d);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    process.on('exit', () => { for (const t of tempDirs) fs.rmSync(t, { recursive: true, force: true }); });
+  }
   return d;
 }
 

@@ -71,10 +71,6 @@ function rawFile(header: string | Uint8Array, data: Uint8Array = new Uint8Array(
 }
 const headerOf = (entries: Record<string, unknown>): string => JSON.stringify(entries);
 
-function readAll(header: SafetensorsHeader): Map<string, { shape: number[]; data: Float32Array }> {
-  return readTensorsF32(header);
-}
-
 test('reads the stories260K fixture: names, shapes, metadata and sane values', () => {
   const header = readSafetensorsHeader(shared('models', 'stories260K', 'model.safetensors'));
   assert.equal(header.tensors.size, 47);
@@ -130,7 +126,7 @@ test('round trip F32/F16/BF16 with random data and special values against naive 
   const header = readSafetensorsHeader(file);
   assert.deepEqual(header.metadata, { note: 'hello', format: 'pt' });
   assert.equal(header.tensors.get('b.f16')?.dtype, 'F16');
-  const back = readAll(header);
+  const back = readTensorsF32(header);
   assert.deepEqual(back.get('b.f16')!.shape, [50, 100]);
   assert.deepEqual(back.get('d.scalar'), { shape: [], data: new Float32Array([3.25]) });
   assert.deepEqual(back.get('e.empty'), { shape: [0, 4], data: new Float32Array(0) });
@@ -161,7 +157,7 @@ test('round trip F32/F16/BF16 with random data and special values against naive 
   const len = bytes.length;
   const f16File = rawFile(headerOf({ h: { dtype: 'F16', shape: [65536], data_offsets: [0, len] }, b: { dtype: 'BF16', shape: [65536], data_offsets: [len, 2 * len] } }),
     Buffer.concat([bytes, bytes]));
-  const decoded = readAll(readSafetensorsHeader(f16File));
+  const decoded = readTensorsF32(readSafetensorsHeader(f16File));
   const hAll = decoded.get('h')!.data;
   for (let i = 0; i < 65536; i++) sameFloat(hAll[i]!, naiveF16BitsToF32(i), `f16 pattern ${i.toString(16)}`);
   const bfAll = decoded.get('b')!.data;
@@ -173,7 +169,7 @@ test('large F16/BF16 tensors stream through the conversion buffer; F64 is narrow
   const data = randomArray(n, 11, 2);
   const file = freshPath('large');
   writeSafetensors(file, { h: { shape: [n], data, dtype: 'F16' }, b: { shape: [n], data, dtype: 'BF16' } });
-  const back = readAll(readSafetensorsHeader(file));
+  const back = readTensorsF32(readSafetensorsHeader(file));
   for (const i of [0, 1, (1 << 20) - 1, 1 << 20, n - 1]) {
     sameFloat(back.get('h')!.data[i]!, naiveF16BitsToF32(naiveF32ToF16Bits(data[i]!)), `F16[${i}]`);
     sameFloat(back.get('b')!.data[i]!, naiveBf16BitsToF32(naiveF32ToBf16Bits(data[i]!)), `BF16[${i}]`);
@@ -253,7 +249,7 @@ test('sharded write -> openCheckpoint -> read equals the original; bad indexes a
   fs.writeFileSync(indexPath, good);
   const victim = Object.values(goodMap).find((f) => f !== owner)!;
   const victimPath = path.join(bad, victim);
-  const victimTensors = readAll(readSafetensorsHeader(victimPath));
+  const victimTensors = readTensorsF32(readSafetensorsHeader(victimPath));
   victimTensors.set('layer.0.weight', { shape: [8, 4], data: new Float32Array(32) });
   writeSafetensors(victimPath, victimTensors);
   assert.throws(() => openCheckpoint(bad), (e: unknown) => e instanceof SafetensorsError && /"layer.0.weight" is stored in both/.test(e.message));
