@@ -249,6 +249,16 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// dot(a, b, n) -> number
+static napi_value js_dot(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!begin(&a, env, info, "dot", 3)) return NULL;
+  long long n = get_int(&a, 2, "n", 0, 1LL << 50);
+  float *x = F32(0, "a", n), *y = F32(1, "b", n);
+  DONE();
+  return num(env, cs_dot(x, y, (size_t)n));
+}
+
 // addBias(x, b, rows, dim)
 static napi_value js_add_bias(napi_env env, napi_callback_info info) {
   Args a;
@@ -379,7 +389,7 @@ static napi_value init(napi_env env, napi_value exports) {
     EXPORT("sgemm", js_sgemm), EXPORT("cholesky", js_cholesky), EXPORT("spdInverse", js_spd_inverse),
     EXPORT("rmsnorm", js_rmsnorm), EXPORT("rmsnormBackward", js_rmsnorm_backward), EXPORT("layernorm", js_layernorm),
     EXPORT("rope", js_rope), EXPORT("silu", js_silu), EXPORT("gelu", js_gelu), EXPORT("swiglu", js_swiglu),
-    EXPORT("swigluBackward", js_swiglu_backward), EXPORT("add", js_add), EXPORT("addBias", js_add_bias),
+    EXPORT("swigluBackward", js_swiglu_backward), EXPORT("add", js_add), EXPORT("addBias", js_add_bias), EXPORT("dot", js_dot),
     EXPORT("embedding", js_embedding), EXPORT("f16ToF32", js_f16), EXPORT("bf16ToF32", js_bf16),
     EXPORT("f32ToF16", js_to_f16), EXPORT("f32ToBf16", js_to_bf16), EXPORT("attention", js_attention),
     EXPORT("nll", js_nll), EXPORT("logSoftmax", js_log_softmax), EXPORT("setThreads", js_set_threads),

@@ -122,6 +122,19 @@ void cs_add(float *out, const float *a, const float *b, size_t n) {
   for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+double cs_dot(const float *a, const float *b, size_t n) {
+  double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) PAR_N(n)
+  for (size_t c = 0; c < n; c += 4096) {  // float partial sums over short chunks keep it vectorised
+    size_t end = c + 4096 < n ? c + 4096 : n;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = c; i < end; i++) s += a[i] * b[i];
+    total += s;
+  }
+  return total;
+}
+
 void cs_add_bias(float *x, const float *b, int rows, int dim) {
   for (int r = 0; r < rows; r++) {
     float *xr = x + (size_t)r * dim;

@@ -47,6 +47,8 @@ void cs_f16_to_f32(float *out, const uint16_t *in, size_t n);
 void cs_bf16_to_f32(float *out, const uint16_t *in, size_t n);
 void cs_f32_to_f16(uint16_t *out, const float *in, size_t n);
 void cs_f32_to_bf16(uint16_t *out, const float *in, size_t n);
+// sum_i a[i] * b[i], accumulated in double per thread
+double cs_dot(const float *a, const float *b, size_t n);
 // out = x + b (bias broadcast over rows)
 void cs_add_bias(float *x, const float *b, int rows, int dim);
 

@@ -33,6 +33,8 @@ export interface NativeAddon {
   swigluBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
   addBias(x: Float32Array, b: Float32Array, rows: number, dim: number): void;
+  /** sum a[i]*b[i] over n elements (double accumulation across chunks). */
+  dot(a: Float32Array, b: Float32Array, n: number): number;
   embedding(out: Float32Array, table: Float32Array, ids: Int32Array, n: number, dim: number, vocab: number): void;
   f16ToF32(out: Float32Array, input: Uint16Array): void;
   bf16ToF32(out: Float32Array, input: Uint16Array): void;
@@ -61,6 +63,10 @@ function locate(): string {
   throw new Error('compsafe native addon is not built: run `npm ci` (or `npm run install`) in the package folder');
 }
 
+// OpenMP threads must not spin between element-wise kernels: they would compete with OpenBLAS's own
+// threads for the same cores (measured: prefill 105 -> 148 GFLOP/s on 2 cores). libgomp reads this
+// when the addon loads, so it is set before the require; a user's explicit setting wins.
+process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 const require = createRequire(import.meta.url);
 export const native: NativeAddon = require(locate()) as NativeAddon;
 

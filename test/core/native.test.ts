@@ -24,7 +24,7 @@ function naiveGemm(tA: number, tB: number, M: number, N: number, K: number, alph
 
 test('sgemm (BLAS and fallback) matches a naive triple loop for every transpose and odd sizes', () => {
   for (const fb of [0, 1] as const) {
-    for (const [M, N, K] of [[1, 1, 1], [7, 5, 3], [33, 130, 260], [4, 257, 64], [65, 3, 300]]) {
+    for (const [M, N, K] of [[1, 1, 1], [1, 300, 513], [7, 5, 3], [33, 130, 260], [4, 257, 64], [65, 3, 300]]) {
       for (const tA of [0, 1] as const) for (const tB of [0, 1] as const) {
         const lda = (tA ? M : K) + 2, ldb = (tB ? K : N) + 1, ldc = N + 3;
         const A = randomArray((tA ? K : M) * lda, 1 + M), B = randomArray((tB ? N : K) * ldb, 2 + N), C = randomArray(M * ldc, 3);
@@ -185,6 +185,9 @@ test('activations, residual add, bias and embedding gather', () => {
   assert.deepEqual([...out.subarray(0, 4)], [...table.subarray(36, 40)]);
   assert.deepEqual([...out.subarray(8, 12)], [...table.subarray(16, 20)]);
   assert.throws(() => native.embedding(out, table, new Int32Array([9, 10, 4]), 3, 4, 10), /token id 10 outside the vocabulary of 10/);
+  let d = 0;
+  for (let i = 0; i < n; i++) d += x[i] * y[i];
+  assert.ok(Math.abs(native.dot(x, y, n) - d) < 1e-3);
   const xb = new Float32Array([1, 2, 3, 4]);
   native.addBias(xb, new Float32Array([10, 20]), 2, 2);
   assert.deepEqual([...xb], [11, 22, 13, 24]);
