@@ -8,7 +8,8 @@ export function parseFlags(argv: string[], options: NonNullable<ParseArgsConfig[
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (e) {
-    const msg = (e as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
+    // parseArgs spreads its advice over several lines; keep it, on one line.
+    const msg = (e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
     throw new UsageError(`${command}: ${msg}`);
   }
 }
