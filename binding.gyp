@@ -12,7 +12,9 @@
         "native/src/linalg.c",
         "native/src/elementwise.c",
         "native/src/attention.c",
-        "native/src/loss.c"
+        "native/src/loss.c",
+        "native/src/compress_addon.c",
+        "native/src/quant_addon.c"
       ],
       "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
       "cflags!": ["-O2"],

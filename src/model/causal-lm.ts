@@ -66,6 +66,26 @@ export interface CausalLM {
   parameters(): Map<string, ParameterTensor>;
 }
 
+/**
+ * A model that can run one decoder layer at a time — what sequential, layer-by-layer calibration
+ * (SparseGPT, GPTQ, Wanda, AWQ) needs: embed a batch once, push it through layer l, compress layer l,
+ * push again to get layer l+1's inputs.
+ */
+export interface LayerwiseLM extends CausalLM {
+  pack(seqs: SequenceInput[]): PackedBatch;
+  /** (rows, hidden) token embeddings of the batch. */
+  embedBatch(batch: PackedBatch): Float32Array;
+  /** Layer l in place on h (rows, hidden); the hook sees each linear input of that layer. */
+  layerForward(l: number, h: Float32Array, batch: PackedBatch, hook?: LinearHook): void;
+  /** Swaps the linear layer at a site for another implementation of the same shape. */
+  setLinear(layer: number, name: string, linear: import('./linear.js').Linear): void;
+}
+
+export function isLayerwise(m: CausalLM): m is LayerwiseLM {
+  const x = m as Partial<LayerwiseLM>;
+  return typeof x.layerForward === 'function' && typeof x.embedBatch === 'function' && typeof x.setLinear === 'function';
+}
+
 /** Stacks sequences into one batch; validates ids against the vocabulary and lengths against the context. */
 export function packSequences(seqs: SequenceInput[], vocab: number, maxPositions: number): PackedBatch {
   let rows = 0;

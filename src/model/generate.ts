@@ -19,6 +19,8 @@ export interface GenerationRequest {
   seed?: number;
   /** Continuations per prompt, sample indices 0..samples-1. Default 1. */
   samples?: number;
+  /** Explicit sample indices instead of 0..samples-1 (e.g. resuming samples 3 and 7 only). */
+  sampleIndices?: number[];
   /** Generation ends once the continuation contains one of these; the text is cut before it. */
   stop?: string[];
 }
@@ -66,6 +68,9 @@ export function validateRequest(r: GenerationRequest, i: number): void {
   if (r.topK !== undefined && !(Number.isInteger(r.topK) && r.topK >= 0)) bad(`topK must be a non-negative integer, got ${r.topK}`);
   if (r.topP !== undefined && !(r.topP > 0 && r.topP <= 1)) bad(`topP must be in (0, 1], got ${r.topP}`);
   if (r.samples !== undefined && !(Number.isInteger(r.samples) && r.samples >= 1)) bad(`samples must be a positive integer, got ${r.samples}`);
+  if (r.sampleIndices !== undefined && !(r.sampleIndices.length > 0 && r.sampleIndices.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff))) {
+    bad('sampleIndices must be a non-empty list of non-negative integers');
+  }
   if (r.seed !== undefined && !(Number.isInteger(r.seed) && r.seed >= 0 && r.seed <= 0xffffffff)) bad(`seed must be an integer in [0, 2^32), got ${r.seed}`);
 }
 
@@ -73,7 +78,8 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
   requests.forEach(validateRequest);
   const batchSize = opts.batchSize ?? 32;
   const eos = new Set(tok.eosIds);
-  const total = requests.reduce((n, r) => n + (r.samples ?? 1), 0);
+  const indicesOf = (r: GenerationRequest): number[] => r.sampleIndices ?? Array.from({ length: r.samples ?? 1 }, (_, i) => i);
+  const total = requests.reduce((n, r) => n + indicesOf(r).length, 0);
   const results: GenerationSample[] = [];
   let done = 0;
 
@@ -122,12 +128,13 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
     const pre = model.forward(promptIds.map((ids, j) => ({ ids, cache: caches[j] })), { logits: 'last' });
     let live: Live[] = [];
     group.forEach((req, j) => {
-      const n = req.samples ?? 1, seed = req.seed ?? 0;
+      const indices = indicesOf(req), n = indices.length, seed = req.seed ?? 0;
       const params: SamplingParams = { temperature: req.temperature ?? 0, topK: req.topK ?? 0, topP: req.topP ?? 1 };
-      for (let si = 0; si < n; si++) {
+      for (let k = 0; k < n; k++) {
+        const si = indices[k];
         const s: Live = {
           requestIndex: r0 + j, sampleIndex: si, seed, promptTokens: promptIds[j].length,
-          cache: si === n - 1 ? caches[j] : caches[j].clone(), rng: new Xoshiro128(seed, si), params, req, tokens: [], text: '',
+          cache: k === n - 1 ? caches[j] : caches[j].clone(), rng: new Xoshiro128(seed, si), params, req, tokens: [], text: '',
         };
         if (req.maxNewTokens === 0) { finish(s, 'length'); continue; }
         const logits = pre.logits.slice(j * pre.vocab, (j + 1) * pre.vocab);

@@ -7,7 +7,7 @@ import { ropeInvFreq } from './llama-config.js';
 import { DenseLinear, Linear, LinearHook, LinearSite } from '../linear.js';
 import { KVCache } from '../kv-cache.js';
 import {
-  CausalLM, ForwardOptions, ForwardOutput, ModelInfo, PackedBatch, ParameterTensor, SequenceInput,
+  CausalLM, LayerwiseLM, ForwardOptions, ForwardOutput, ModelInfo, PackedBatch, ParameterTensor, SequenceInput,
   packSequences, selectLogitRows,
 } from '../causal-lm.js';
 
@@ -27,7 +27,7 @@ interface Scratch {
   proj: Float32Array; gate: Float32Array; up: Float32Array;
 }
 
-export class LlamaModel implements CausalLM {
+export class LlamaModel implements LayerwiseLM {
   readonly info: ModelInfo;
   readonly embed: Float32Array;
   readonly layers: LlamaLayer[] = [];

@@ -1,0 +1,53 @@
+// The shape every benchmark task has: dataset -> backend requests -> per-item records -> metrics,
+// overall and per group, each metric with n_scored / n_failed and a seeded bootstrap CI.
+import { Backend } from '../backends/backend.js';
+
+export interface TaskContext {
+  backend: Backend;
+  /** The data directory (--data-dir / COMPSAFE_DATA_DIR / default cache). */
+  dataDir: string;
+  /** Evaluate at most this many items (after the task's seeded selection). */
+  limit?: number;
+  /** Seed for sampling items, demonstrations and bootstrap resamples. */
+  seed: number;
+  /** Few-shot demonstrations, for tasks that support them. */
+  shots?: number;
+  /** Generations per prompt, for generation tasks. */
+  samples?: number;
+  onProgress?: (p: { task: string; done: number; total: number }) => void;
+}
+
+export interface MetricValue {
+  /** null when nothing was scored. */
+  value: number | null;
+  /** 95% bootstrap confidence interval, when defined. */
+  ci?: [number, number];
+  n_scored: number;
+  n_failed: number;
+}
+
+/** One line of samples/<task>.jsonl: ids, what was asked, what the model did, scores, group labels. */
+export type SampleRecord = Record<string, unknown> & { id: string; groups?: Record<string, string>; error?: string };
+
+export interface DatasetFile {
+  path: string;
+  sha256: string;
+}
+
+export interface TaskResult {
+  task: string;
+  /** Bumped whenever the task's prompts or metric definitions change. */
+  version: string;
+  config: Record<string, unknown>;
+  dataset: { files: DatasetFile[]; complete: boolean; note?: string };
+  metrics: Record<string, MetricValue>;
+  /** axis (e.g. "category") -> group value -> metric -> value */
+  groups: Record<string, Record<string, Record<string, MetricValue>>>;
+  samples: SampleRecord[];
+}
+
+export interface Task {
+  name: string;
+  description: string;
+  run(ctx: TaskContext): Promise<TaskResult>;
+}
