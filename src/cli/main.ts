@@ -13,6 +13,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: () => import('./commands/doctor.js'),
   perplexity: () => import('./commands/perplexity.js'),
   generate: () => import('./commands/generate.js'),
+  serve: () => import('./commands/serve.js'),
+  eval: () => import('./commands/eval.js'),
+  data: () => import('./commands/data.js'),
 };
 
 function setup(f: Flags): void {

@@ -4,6 +4,7 @@ import { CausalLM } from './causal-lm.js';
 import { KVCache } from './kv-cache.js';
 import { SamplingParams, Xoshiro128, sampleToken } from './sampling.js';
 import { TextTokenizer } from './tokenizer.js';
+import { TokenAlternative, logSumExp, topAlternatives } from './scoring.js';
 import { UsageError } from '../core/errors.js';
 
 export interface GenerationRequest {
@@ -23,6 +24,20 @@ export interface GenerationRequest {
   sampleIndices?: number[];
   /** Generation ends once the continuation contains one of these; the text is cut before it. */
   stop?: string[];
+  /**
+   * Record every generated token's log-probability and this many most likely alternatives (0: the
+   * token's own only) on the sample. Taken from the model's distribution before any sampling
+   * transformation (temperature, top-k, top-p, the min-tokens EOS ban), as OpenAI and vLLM report them.
+   * Default: not recorded.
+   */
+  logprobs?: number;
+}
+
+/** A generated token's log-probability and the most likely alternatives at its position. */
+export interface GeneratedTokenLogprob {
+  logprob: number;
+  /** Most likely first; ties to the lower id. */
+  top: TokenAlternative[];
 }
 
 export type FinishReason = 'eos' | 'stop' | 'length' | 'context';
@@ -37,6 +52,8 @@ export interface GenerationSample {
   /** The continuation alone, special tokens removed, cut at a stop string. */
   text: string;
   finishReason: FinishReason;
+  /** One entry per entry of `tokens`, when the request asked for `logprobs`. */
+  logprobs?: GeneratedTokenLogprob[];
 }
 
 export interface GenerateOptions {
@@ -57,6 +74,7 @@ interface Live {
   tokens: number[];
   text: string;
   finish?: FinishReason;
+  logprobs?: GeneratedTokenLogprob[];
 }
 
 export function validateRequest(r: GenerationRequest, i: number): void {
@@ -72,6 +90,7 @@ export function validateRequest(r: GenerationRequest, i: number): void {
     bad('sampleIndices must be a non-empty list of non-negative integers');
   }
   if (r.seed !== undefined && !(Number.isInteger(r.seed) && r.seed >= 0 && r.seed <= 0xffffffff)) bad(`seed must be an integer in [0, 2^32), got ${r.seed}`);
+  if (r.logprobs !== undefined && !(Number.isInteger(r.logprobs) && r.logprobs >= 0)) bad(`logprobs must be a non-negative integer, got ${r.logprobs}`);
 }
 
 export function generate(model: CausalLM, tok: TextTokenizer, requests: GenerationRequest[], opts: GenerateOptions = {}): GenerationSample[] {
@@ -87,15 +106,16 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
     s.finish = reason;
     results.push({
       requestIndex: s.requestIndex, sampleIndex: s.sampleIndex, seed: s.seed, promptTokens: s.promptTokens,
-      tokens: s.tokens, text: s.text, finishReason: reason,
+      tokens: s.tokens, text: s.text, finishReason: reason, ...(s.logprobs ? { logprobs: s.logprobs } : {}),
     });
     opts.onProgress?.({ done: ++done, total });
   };
 
-  // Appends a token; returns true when the sequence is finished.
-  const accept = (s: Live, token: number): boolean => {
+  // Appends a token (and its log-probability when recorded); returns true when the sequence is finished.
+  const accept = (s: Live, token: number, logprob?: GeneratedTokenLogprob): boolean => {
     if (eos.has(token)) { finish(s, 'eos'); return true; }
     s.tokens.push(token);
+    if (s.logprobs && logprob) s.logprobs.push(logprob);
     const text = tok.decode(s.tokens, { skipSpecialTokens: true });
     const stops = s.req.stop ?? [];
     let cut = -1;
@@ -114,6 +134,15 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
   const pick = (s: Live, logits: Float32Array): number => {
     if (s.tokens.length < (s.req.minNewTokens ?? 0)) for (const e of eos) if (e < logits.length) logits[e] = -Infinity;
     return sampleToken(logits, s.params, s.rng);
+  };
+
+  // Picks a token, recording its log-probability from the untouched logits when the request asks for it.
+  const advance = (s: Live, logits: Float32Array): boolean => {
+    if (s.req.logprobs === undefined) return accept(s, pick(s, logits));
+    const lse = logSumExp(logits), top = topAlternatives(logits, lse, s.req.logprobs);
+    const raw = logits.slice();
+    const token = pick(s, logits);
+    return accept(s, token, { logprob: raw[token] - lse, top });
   };
 
   for (let r0 = 0; r0 < requests.length; r0 += batchSize) {
@@ -135,10 +164,11 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
         const s: Live = {
           requestIndex: r0 + j, sampleIndex: si, seed, promptTokens: promptIds[j].length,
           cache: k === n - 1 ? caches[j] : caches[j].clone(), rng: new Xoshiro128(seed, si), params, req, tokens: [], text: '',
+          ...(req.logprobs !== undefined ? { logprobs: [] } : {}),
         };
         if (req.maxNewTokens === 0) { finish(s, 'length'); continue; }
         const logits = pre.logits.slice(j * pre.vocab, (j + 1) * pre.vocab);
-        if (!accept(s, pick(s, logits))) live.push(s);
+        if (!advance(s, logits)) live.push(s);
       }
     });
     // Decode: every live sequence feeds its last token.
@@ -147,7 +177,7 @@ export function generate(model: CausalLM, tok: TextTokenizer, requests: Generati
         const step = live.slice(b0, b0 + batchSize);
         const out = model.forward(step.map((s) => ({ ids: [s.tokens[s.tokens.length - 1]], cache: s.cache })), { logits: 'last' });
         step.forEach((s, j) => {
-          accept(s, pick(s, out.logits.subarray(j * out.vocab, (j + 1) * out.vocab)));
+          advance(s, out.logits.subarray(j * out.vocab, (j + 1) * out.vocab));
         });
       }
       live = live.filter((s) => !s.finish);

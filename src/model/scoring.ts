@@ -161,3 +161,96 @@ export function loglikelihood(model: CausalLM, tok: TextTokenizer, requests: Log
   res.forEach((x, i) => { x.chars = requests[i].continuation.length; });
   return res;
 }
+
+/** One token and its log-probability (nats). */
+export interface TokenAlternative {
+  id: number;
+  logprob: number;
+}
+
+/** log(sum(exp(row))), computed as the native kernels compute it: max in float, the sum of exponentials in double. */
+export function logSumExp(row: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let j = 0; j < row.length; j++) if (row[j] > max) max = row[j];
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let j = 0; j < row.length; j++) sum += Math.exp(row[j] - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * The `k` most likely tokens of one logits row as log-probabilities (row[j] - lse), most likely first;
+ * ties go to the lower id, so the first entry is the token argmax picks.
+ */
+export function topAlternatives(row: ArrayLike<number>, lse: number, k: number): TokenAlternative[] {
+  if (k <= 0) return [];
+  const ids: number[] = [], values: number[] = [];
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (!(v > -Infinity) || (ids.length === k && !(v > values[k - 1]))) continue;
+    let at = ids.length;
+    while (at > 0 && values[at - 1] < v) at--;
+    ids.splice(at, 0, j);
+    values.splice(at, 0, v);
+    if (ids.length > k) { ids.pop(); values.pop(); }
+  }
+  return ids.map((id, i) => ({ id, logprob: values[i] - lse }));
+}
+
+/** Log-probability of one prompt token given the tokens before it. */
+export interface PromptTokenLogprob {
+  /** log p(ids[j] | ids[0..j)) in nats, computed exactly as perplexity and log-likelihood compute it. */
+  logprob: number;
+  /** Whether ids[j] is the (first) argmax at its position. */
+  greedy: boolean;
+  /** The `top` most likely tokens at this position, most likely first. */
+  top: TokenAlternative[];
+}
+
+/**
+ * Log-probabilities of every token of every prompt given the tokens before it, with the `top` most
+ * likely alternatives at each position — what an OpenAI-compatible server returns for `echo` with
+ * `logprobs`. Entry 0 of each prompt is null (nothing conditions the first token). Prompts are
+ * scored whole (no windowing): each must fit the model's context.
+ */
+export function promptLogprobs(model: CausalLM, prompts: ArrayLike<number>[], top: number, opts: ScoringProgress = {}): (PromptTokenLogprob | null)[][] {
+  const maxLen = model.info.maxPositions;
+  prompts.forEach((p, i) => {
+    if (p.length === 0) throw new UsageError(`prompt ${i} has no tokens`);
+    if (p.length > maxLen) throw new UsageError(`prompt ${i} has ${p.length} tokens; the model's context is ${maxLen}`);
+  });
+  if (!Number.isInteger(top) || top < 0) throw new UsageError(`top must be a non-negative integer, got ${top}`);
+  const results: (PromptTokenLogprob | null)[][] = prompts.map(() => [null]);
+  const budget = rowBudget(model.info.vocabSize, maxLen);
+  let done = 0;
+  for (let i0 = 0; i0 < prompts.length;) {
+    const group: number[] = [];
+    let rows = 0;
+    while (i0 < prompts.length && (group.length === 0 || rows + prompts[i0].length <= budget)) { rows += prompts[i0].length; group.push(i0++); }
+    // Logits at every row but the last of each prompt predict the next token of that prompt.
+    const logitRows: number[] = [], targets: number[] = [];
+    let r = 0;
+    for (const gi of group) {
+      const ids = prompts[gi];
+      for (let j = 0; j + 1 < ids.length; j++) { logitRows.push(r + j); targets.push(ids[j + 1]); }
+      r += ids.length;
+    }
+    if (targets.length > 0) {
+      const out = model.forward(group.map((gi) => ({ ids: prompts[gi] })), { logits: Int32Array.from(logitRows) });
+      const nll = new Float64Array(targets.length), greedy = new Uint8Array(targets.length);
+      native.nll(nll, greedy, out.logits, Int32Array.from(targets), targets.length, out.vocab);
+      let t = 0;
+      for (const gi of group) {
+        for (let j = 1; j < prompts[gi].length; j++, t++) {
+          const row = out.logits.subarray(t * out.vocab, (t + 1) * out.vocab);
+          // The kernel's log-sum-exp, recovered from its NLL, so alternatives and the token agree exactly.
+          const lse = nll[t] + row[targets[t]];
+          results[gi].push({ logprob: -nll[t], greedy: greedy[t] === 1, top: topAlternatives(row, lse, top) });
+        }
+      }
+    }
+    done += group.length;
+    opts.onProgress?.({ done, total: prompts.length });
+  }
+  return results;
+}

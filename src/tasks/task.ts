@@ -14,6 +14,13 @@ export interface TaskContext {
   shots?: number;
   /** Generations per prompt, for generation tasks. */
   samples?: number;
+  /**
+   * Restrict a task to these named subsets (BBQ categories, ...). Tasks with subsets validate the
+   * names and fail on unknown or absent ones; tasks without subsets ignore this.
+   */
+  subsets?: string[];
+  /** Window length for perplexity tasks; default min(model context, 2048). */
+  seqlen?: number;
   onProgress?: (p: { task: string; done: number; total: number }) => void;
 }
 

@@ -1,0 +1,66 @@
+import { CompsafeError, UsageError } from '../../core/errors.js';
+import { Backend } from '../../backends/backend.js';
+import { NativeBackend } from '../../backends/native.js';
+import { resolveDataDir } from '../../data/corpora.js';
+import { loadModel } from '../../model/load.js';
+import { evaluate, formatResultsTable, resolveTasks } from '../../tasks/evaluate.js';
+import { COMMON_OPTIONS, Flags, int, parseFlags, required, str } from '../args.js';
+import { Progress } from '../progress.js';
+import { hubOptions, HUB_OPTIONS } from './shared.js';
+
+export const usage =
+  'compsafe eval --model M --tasks t1,t2 [--limit N] [--samples K] [--shots K] [--seed S] [--seqlen L] ' +
+  '[--subsets A,B] [--data-dir D] --out DIR [--json]';
+
+/** One or more tasks of an eval run failed; the others' results are in results.json. */
+export class TaskFailedError extends CompsafeError {}
+
+export async function run(argv: string[], setup: (f: Flags) => void): Promise<void> {
+  const f = parseFlags(argv, {
+    ...COMMON_OPTIONS, ...HUB_OPTIONS, model: { type: 'string' }, tasks: { type: 'string' }, limit: { type: 'string' },
+    samples: { type: 'string' }, shots: { type: 'string' }, seed: { type: 'string' }, seqlen: { type: 'string' },
+    subsets: { type: 'string' }, 'data-dir': { type: 'string' }, out: { type: 'string' },
+  }, 'eval');
+  setup(f);
+  const modelSpec = required(f, 'model', 'eval');
+  const outDir = required(f, 'out', 'eval');
+  // Task names are checked before the model loads.
+  const tasks = resolveTasks(required(f, 'tasks', 'eval').split(','));
+  const limit = int(f, 'limit', undefined, 1);
+  const samples = int(f, 'samples', undefined, 1, 100000);
+  const shots = int(f, 'shots', undefined, 0, 100);
+  const seed = int(f, 'seed', 0, 0, 0xffffffff)!;
+  const seqlen = int(f, 'seqlen', undefined, 2);
+  const subsetsFlag = str(f, 'subsets');
+  const subsets = subsetsFlag?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (subsetsFlag !== undefined && !subsets?.length) throw new UsageError('--subsets needs at least one name');
+  const dataDir = resolveDataDir(str(f, 'data-dir'));
+
+  const loaded = await loadModel(modelSpec, { hub: hubOptions(f) });
+  if (seqlen !== undefined && seqlen > loaded.config.maxPositions) {
+    throw new UsageError(`--seqlen ${seqlen} exceeds the model's context of ${loaded.config.maxPositions} positions`);
+  }
+  const backend: Backend = new NativeBackend(loaded, modelSpec);
+  const quiet = f.quiet === true;
+  let progress: Progress | undefined;
+  const results = await evaluate({
+    backend, tasks, outDir, dataDir, seed, limit, shots, samples, seqlen, subsets,
+    onProgress: (p) => progress?.update(p.done, p.total),
+    onTask: (e) => {
+      if (e.phase === 'start') {
+        progress = new Progress(e.task, quiet);
+        return;
+      }
+      progress?.done();
+      if (!quiet) process.stderr.write(`${e.task}: ${e.error ? `FAILED (${e.error})` : 'done'} in ${e.seconds!.toFixed(1)}s\n`);
+    },
+  });
+  await backend.close?.();
+  if (f.json) process.stdout.write(JSON.stringify(results) + '\n');
+  else process.stdout.write(formatResultsTable(results) + `results: ${outDir}/results.json\n`);
+  const failed = Object.values(results.tasks).filter((t) => t.status === 'error');
+  if (failed.length > 0) {
+    const first = failed[0] as { task: string; error: string };
+    throw new TaskFailedError(`${failed.length} of ${tasks.length} task(s) failed; ${first.task}: ${first.error}`);
+  }
+}
