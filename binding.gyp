@@ -14,7 +14,8 @@
         "native/src/attention.c",
         "native/src/loss.c",
         "native/src/compress_addon.c",
-        "native/src/quant_addon.c"
+        "native/src/quant_addon.c",
+        "native/src/quant.c"
       ],
       "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
       "cflags!": ["-O2"],

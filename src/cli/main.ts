@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: () => import('./commands/serve.js'),
   eval: () => import('./commands/eval.js'),
   data: () => import('./commands/data.js'),
+  compress: () => import('./commands/compress.js'),
 };
 
 function setup(f: Flags): void {

@@ -1,22 +1,33 @@
 // The layer Hessian of SparseGPT and GPTQ: H = 2/n * sum X^T X over the n calibration rows of a
-// linear layer's input, then dampening and the upper Cholesky factor of H^-1 that both solvers use.
+// linear layer's input (accumulated with a symmetric rank-k update: half a GEMM's work), then
+// dampening and the upper Cholesky factor of H^-1 that both solvers use.
 import { native } from '../core/native.js';
 import { CompsafeError } from '../core/errors.js';
 import { LayerStats } from './types.js';
 
 export class HessianStats implements LayerStats {
-  /** Running sum of X^T X (columns x columns). */
-  readonly sum: Float32Array;
+  private readonly acc: Float32Array;
+  /** Whether the lower triangle of `acc` lags the upper one (addBatch updates the upper triangle only). */
+  private lowerStale = false;
   rows = 0;
 
   constructor(readonly columns: number) {
-    this.sum = new Float32Array(columns * columns);
+    this.acc = new Float32Array(columns * columns);
   }
 
-  // input (rows, columns): sum += input^T input, one GEMM per batch
+  /** Running sum of X^T X (columns x columns), both triangles. */
+  get sum(): Float32Array {
+    if (this.lowerStale) {
+      native.mirrorUpper(this.acc, this.columns);
+      this.lowerStale = false;
+    }
+    return this.acc;
+  }
+
+  // input (rows, columns): sum += input^T input, one symmetric rank-k update (half a GEMM) per batch
   addBatch(input: Float32Array, rows: number): void {
-    const k = this.columns;
-    native.sgemm(1, 0, k, k, rows, 1, input, k, input, k, 1, this.sum, k);
+    native.syrkUpper(this.acc, input, rows, this.columns, 1);
+    this.lowerStale = true;
     this.rows += rows;
   }
 
@@ -60,9 +71,9 @@ export function prepareHessian(H: Float32Array, columns: number, percdamp: numbe
     const A = H.slice();
     for (let i = 0; i < n; i++) A[i * n + i] += damp;
     if (native.spdInverse(A, n, lapack) === 0 && native.cholesky(A, n, lapack) === 0) {
-      // A holds lower L with H^-1 = L L^T; the solvers want U = L^T (upper), H^-1 = U^T U.
+      // A holds lower L (upper zeroed) with H^-1 = L L^T; the solvers want U = L^T (upper), H^-1 = U^T U.
       const U = new Float32Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) U[j * n + i] = A[i * n + j];
+      native.transposeSquare(U, A, n);
       return { hinvUpper: U, deadColumns, damp };
     }
     damp = damp > 0 ? damp * 10 : 1e-6 * Math.max(meanDiag, 1e-8);

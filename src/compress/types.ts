@@ -61,4 +61,16 @@ export interface CompressionMethod {
   newStats?(site: LinearSite, params: CompressionParams): LayerStats;
   /** Compresses one linear layer (in place, or by returning a replacement). */
   compressLayer(site: LinearSite, stats: LayerStats | undefined, params: CompressionParams): LayerResult;
+  /**
+   * The stats depend on the layer input only (a Hessian, column norms), not on the site's weights: sites fed
+   * the same activation (q/k/v, gate/up) then share one stats object and the input is accumulated once.
+   */
+  statsPerInput?: boolean;
+  /** Defaults of this method's parameters (e.g. AWQ: 4 bits, group 128), applied under explicit flags. */
+  defaults?: Partial<CompressionParams>;
+  /**
+   * Needs gradients of the calibration loss (GBLM-Pruner). The pipeline refuses such a method with a clear error
+   * until the backward pass exists; the method itself is still one file and one registry line.
+   */
+  needsGradients?: boolean;
 }

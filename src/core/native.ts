@@ -49,6 +49,71 @@ export interface NativeAddon {
   logSoftmax(out: Float32Array, logits: Float32Array, rows: number, vocab: number): void;
   setThreads(n: number): void;
   info(): NativeInfo;
+
+  // ---- quantization kernels (native/src/quant_addon.c, quant.c) ----
+  // Grids follow compress/quantizer.ts exactly (float32 arithmetic, round half to even). A group is
+  // groupSize consecutive inputs of a row (0 = the whole row; the last group of a row may be shorter);
+  // grids and per-group values are laid out (rows, groups).
+  /** out (rows, cols) = per group: v = clamp(w * colScale, -clip, clip); grid of v; out = Q(v) / colScale, minus w when
+   *  residual is 1 (the quantization error). colScale (cols) and clip (rows*groups) are optional; scaleOut/zeroOut
+   *  (rows*groups) get the grids. out may be w. */
+  quantizeGroups(out: Float32Array, w: Float32Array, rows: number, cols: number, groupSize: number, bits: number, symmetric: 0 | 1,
+    colScale: Float32Array | null, clip: Float32Array | null, scaleOut: Float32Array | null, zeroOut: Float32Array | null, residual?: 0 | 1): void;
+  /** GPTQ column loop over block [i1, i2) of w (rows, cols) in place (quantized values); err (rows, i2-i1) = (w - q) / U_jj for
+   *  the caller's trailing update; groupOf null: a group's grid is found from the current weights when the loop reaches it
+   *  (blocks must hold whole groups) and stored in scale/zero; else read from scale/zero[r*nGroups + groupOf[j]].
+   *  Returns sum (w - q)^2 / U_jj^2 / 2. */
+  gptqBlock(w: Float32Array, rows: number, cols: number, i1: number, i2: number, hinvUpper: Float32Array, err: Float32Array,
+    scale: Float32Array, zero: Float32Array, nGroups: number, groupSize: number, groupOf: Int32Array | null, bits: number, symmetric: 0 | 1): number;
+  /** AWQ clip search: bestMax (rows*groups) = the clipping max of least d^T G_k d over m0 * (1 - i/nGrid), i < steps,
+   *  with d = (Q(clamp(w*s)) - w*s) / s and gram (groups, g, g) the per-group Gram matrices of the inputs (g = group length). */
+  awqClipSearch(bestMax: Float32Array, w: Float32Array, s: Float32Array, gram: Float32Array, rows: number, cols: number,
+    groupSize: number, bits: number, symmetric: 0 | 1, nGrid: number, steps: number): void;
+  /** sums (cols) += sum over rows of |x| (double accumulation). */
+  colAbsSum(sums: Float64Array, x: Float32Array, rows: number, cols: number): void;
+  /** mask (cols) = 1 where any |x| > threshold (threshold <= 0: none). Returns the count. */
+  int8OutlierColumns(mask: Uint8Array, x: Float32Array, rows: number, cols: number, threshold: number): number;
+  /** Row-wise absmax int8: scale[r] = max |x[r, unmasked]| / 127, q = rint(x * 127 / max), 0 in masked columns. */
+  int8QuantizeRows(q: Int8Array, scale: Float32Array, x: Float32Array, rows: number, cols: number, mask: Uint8Array | null): void;
+  /** out (rows, n) = (int32 sum of xq (rows,k) . wq (n,k)) * xScale[r] * wScale[o]; k <= 133144. */
+  int8Gemm(out: Float32Array, xq: Int8Array, xScale: Float32Array, wq: Int8Array, wScale: Float32Array, rows: number, n: number, k: number): void;
+  /** out (rows, cols) = q * scale[r]. */
+  int8Dequantize(out: Float32Array, q: Int8Array, scale: Float32Array, rows: number, cols: number): void;
+  /** LLM.int8() linear: out (rows, n) = int8 product over non-outlier columns + float32 x[:, O] wFp[:, O]^T + bias.
+   *  Returns the number of outlier columns; maskOut (k) gets them. */
+  int8Linear(out: Float32Array, x: Float32Array, rows: number, wq: Int8Array, wScale: Float32Array, wFp: Float32Array,
+    bias: Float32Array | null, n: number, k: number, threshold: number, maskOut: Uint8Array | null): number;
+  // ---- end of quantization kernels ----
+
+  // ---- compression kernels (native/src/compress_addon.c) ----
+  // Selection order everywhere: ascending score, ties broken by the lower index; a NaN score sorts last.
+  /** weight (rows, cols): in each row, zero the k weights of smallest |w| * colScale[j] (colScale null: |w|);
+   *  mask (rows*cols) gets 1 where pruned, 0 elsewhere, when given. */
+  pruneSmallest(weight: Float32Array, rows: number, cols: number, colScale: Float32Array | null, k: number, mask: Uint8Array | null): void;
+  /** N:M: in each row, within every group of m consecutive columns, zero the m - keepN of smallest score (as pruneSmallest). */
+  pruneNM(weight: Float32Array, rows: number, cols: number, colScale: Float32Array | null, keepN: number, m: number, mask: Uint8Array | null): void;
+  /** out (cols) += column sums of x^2 over x (rows, cols), accumulated in double. */
+  colSumSquares(out: Float64Array, x: Float32Array, rows: number, cols: number): void;
+  /**
+   * The column loop of one OBS block (SparseGPT; GPTQ with pruneCount 0 and m 0). W (rows, cols): columns
+   * [c0, c0+count) are replaced by their final values q; U (cols, cols) is the upper Cholesky factor of H^-1;
+   * err (rows, count) receives (w - q) / U[j][j] for the caller's trailing update W[:, c0+count:] -= err @ U[c0:c0+count, c0+count:];
+   * losses (rows) += (w - q)^2 / U[j][j]^2 / 2. Pruning: pruneCount > 0 prunes that many weights of the block with the
+   * smallest w^2 / U[j][j]^2 (chosen at block start); m > 0 keeps keepN of every m columns per row (chosen every m columns
+   * from the updated row). Quantization when maxq > 0: grid (scale, zero)[r * groups + colGroup[j]], round half to even.
+   */
+  obsBlock(W: Float32Array, rows: number, cols: number, c0: number, count: number, U: Float32Array, err: Float32Array,
+    losses: Float64Array, pruneCount: number, keepN: number, m: number, scale: Float32Array | null, zero: Float32Array | null,
+    groups: number, colGroup: Int32Array | null, maxq: number): void;
+  /** Number of exact zeros (+0 and -0) among x[0..n). */
+  countZeros(x: Float32Array, n: number): number;
+  /** C (n, n): upper triangle += alpha * X^T X for X (rows, n) (BLAS ssyrk; without BLAS a full GEMM). The strict lower triangle is not defined. */
+  syrkUpper(C: Float32Array, X: Float32Array, rows: number, n: number, alpha: number): void;
+  /** out (n, n) = in^T (tiled). */
+  transposeSquare(out: Float32Array, input: Float32Array, n: number): void;
+  /** A (n, n): strict lower triangle = transpose of the strict upper triangle. */
+  mirrorUpper(A: Float32Array, n: number): void;
+  // ---- end of compression kernels ----
 }
 
 function locate(): string {

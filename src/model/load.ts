@@ -9,6 +9,8 @@ import { CausalLM } from './causal-lm.js';
 import { openCheckpoint, readTensorsF32 } from './safetensors.js';
 import { TextTokenizer, loadTokenizer } from './tokenizer.js';
 import { HubOptions, resolveModelPath } from './hub.js';
+// compsafe compress (issue 3): activation-dependent linear modes recorded in compsafe_recipe.json.
+import { applyRecordedLinearMode } from './int8-linear.js';
 
 export interface GenerationDefaults {
   doSample: boolean;
@@ -59,6 +61,9 @@ export function loadModelFromDir(dir: string, opts: { tokenizer?: boolean } = {}
     }
     return readTensorsF32(entry.header, [name]).get(name)!.data;
   });
+  // compsafe compress (issue 3): a folder written by `compsafe compress --method llm-int8` records
+  // linear_mode in compsafe_recipe.json; rebuild that mode (model/int8-linear.ts).
+  applyRecordedLinearMode(dir, model);
   const gen = readGenerationConfig(dir);
   const eosTokenIds = [...new Set([...idList(gen.eos_token_id), ...config.eosTokenIds])];
   const generation: GenerationDefaults = {

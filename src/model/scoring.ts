@@ -126,12 +126,39 @@ export function loglikelihoodOfIds(model: CausalLM, pairs: { context: number[]; 
     return { ids: full.slice(Math.max(0, full.length - maxLen)), cont: p.continuation.length };
   });
   const results: LoglikelihoodResult[] = new Array(pairs.length);
-  const budget = rowBudget(model.info.vocabSize, maxLen);
   let done = 0;
-  for (let i0 = 0; i0 < seqs.length;) {
+  const progress = (n: number): void => { done += n; opts.onProgress?.({ done, total: seqs.length }); };
+  // Requests that share a whole (untruncated) context — the options of a multiple-choice item — run
+  // the context once and fork its KV cache; the rest run as full sequences.
+  const byContext = new Map<string, number[]>();
+  pairs.forEach((p, i) => {
+    if (p.context.length + p.continuation.length > maxLen) return;
+    const key = p.context.join(',');
+    const g = byContext.get(key);
+    if (g) g.push(i);
+    else byContext.set(key, [i]);
+  });
+  const shared = [...byContext.values()].filter((g) => g.length > 1);
+  const inShared = new Set(shared.flat());
+  scoreFullSequences(model, seqs, seqs.map((_, i) => i).filter((i) => !inShared.has(i)), results, progress);
+  scoreSharedContexts(model, pairs, shared, results, progress);
+  return results;
+}
+
+function record(nll: Float64Array, greedy: Uint8Array, from: number, n: number): LoglikelihoodResult {
+  const lps: number[] = [];
+  let sum = 0, allGreedy = true;
+  for (let j = 0; j < n; j++) { lps.push(-nll[from + j]); sum -= nll[from + j]; allGreedy &&= greedy[from + j] === 1; }
+  return { logprob: sum, tokenLogprobs: lps, greedy: allGreedy, tokens: n, chars: 0 };
+}
+
+/** Each request as one sequence (context + continuation), packed into forwards of bounded logits. */
+function scoreFullSequences(model: CausalLM, seqs: { ids: number[]; cont: number }[], which: number[], results: LoglikelihoodResult[], progress: (n: number) => void): void {
+  const budget = rowBudget(model.info.vocabSize, model.info.maxPositions);
+  for (let k = 0; k < which.length;) {
     const group: number[] = [];
     let rows = 0;
-    while (i0 < seqs.length && (group.length === 0 || rows + seqs[i0].ids.length <= budget)) { rows += seqs[i0].ids.length; group.push(i0++); }
+    while (k < which.length && (group.length === 0 || rows + seqs[which[k]].ids.length <= budget)) { rows += seqs[which[k]].ids.length; group.push(which[k++]); }
     const logitRows: number[] = [], targets: number[] = [];
     let r = 0;
     for (const gi of group) {
@@ -143,16 +170,52 @@ export function loglikelihoodOfIds(model: CausalLM, pairs: { context: number[]; 
     const nll = new Float64Array(targets.length), greedy = new Uint8Array(targets.length);
     native.nll(nll, greedy, out.logits, Int32Array.from(targets), targets.length, out.vocab);
     let t = 0;
-    for (const gi of group) {
-      const n = seqs[gi].cont, lps: number[] = [];
-      let sum = 0, allGreedy = true;
-      for (let j = 0; j < n; j++, t++) { lps.push(-nll[t]); sum -= nll[t]; allGreedy &&= greedy[t] === 1; }
-      results[gi] = { logprob: sum, tokenLogprobs: lps, greedy: allGreedy, tokens: n, chars: 0 };
-    }
-    done += group.length;
-    opts.onProgress?.({ done, total: seqs.length });
+    for (const gi of group) { results[gi] = record(nll, greedy, t, seqs[gi].cont); t += seqs[gi].cont; }
+    progress(group.length);
   }
-  return results;
+}
+
+/**
+ * Groups of requests with one context: the context is run once with a KV cache (its last row predicts
+ * each continuation's first token), then every continuation but its last token runs on a fork of
+ * that cache. Same numbers as full sequences up to float rounding.
+ */
+function scoreSharedContexts(model: CausalLM, pairs: { context: number[]; continuation: number[] }[], groups: number[][], results: LoglikelihoodResult[], progress: (n: number) => void): void {
+  const V = model.info.vocabSize, budget = rowBudget(V, model.info.maxPositions);
+  for (let k = 0; k < groups.length;) {
+    const batch: number[][] = [];
+    let rows = 0;
+    const cost = (g: number[]): number => pairs[g[0]].context.length + g.reduce((n, i) => n + pairs[i].continuation.length, 0);
+    while (k < groups.length && (batch.length === 0 || rows + cost(groups[k]) <= budget)) { rows += cost(groups[k]); batch.push(groups[k++]); }
+    const caches = batch.map(() => model.newCache());
+    const ctx = model.forward(batch.map((g, b) => ({ ids: pairs[g[0]].context, cache: caches[b] })), { logits: 'last' });
+    // Continuation forwards on forked caches; logits of every row predict the next continuation token.
+    const members = batch.flatMap((g, b) => g.map((i) => ({ i, b })));
+    const forks = members.filter((m) => pairs[m.i].continuation.length > 1);
+    const cont = forks.length
+      ? model.forward(forks.map((m) => ({ ids: pairs[m.i].continuation.slice(0, -1), cache: caches[m.b].clone() })), { logits: 'all' })
+      : null;
+    // One logits row per target: the context's last row for the first token, continuation rows after.
+    const targets: number[] = [], logits = new Float32Array(members.reduce((n, m) => n + pairs[m.i].continuation.length, 0) * V);
+    let row = 0, contRow = 0;
+    for (const m of members) {
+      const c = pairs[m.i].continuation;
+      logits.set(ctx.logits.subarray(m.b * V, (m.b + 1) * V), row * V);
+      targets.push(c[0]);
+      row++;
+      if (c.length > 1) {
+        logits.set(cont!.logits.subarray(contRow * V, (contRow + c.length - 1) * V), row * V);
+        for (let j = 1; j < c.length; j++) targets.push(c[j]);
+        row += c.length - 1;
+        contRow += c.length - 1;
+      }
+    }
+    const nll = new Float64Array(targets.length), greedy = new Uint8Array(targets.length);
+    native.nll(nll, greedy, logits, Int32Array.from(targets), targets.length, V);
+    let t = 0;
+    for (const m of members) { results[m.i] = record(nll, greedy, t, pairs[m.i].continuation.length); t += pairs[m.i].continuation.length; }
+    progress(members.length);
+  }
 }
 
 export function loglikelihood(model: CausalLM, tok: TextTokenizer, requests: LoglikelihoodRequest[], opts: ScoringProgress = {}): LoglikelihoodResult[] {

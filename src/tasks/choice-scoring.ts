@@ -8,7 +8,7 @@
 // length; these tasks need one context per choice, for WinoGrande, and the harness's exact length.)
 import { Backend, LoglikelihoodRequest } from '../backends/backend.js';
 import { UsageError } from '../core/errors.js';
-import { argmax } from './multiple-choice.js';
+import { argmax, scoreRequests } from './multiple-choice.js';
 import { meanMetric } from './stats.js';
 import { DatasetFile, MetricValue, SampleRecord, Task, TaskContext, TaskResult } from './task.js';
 
@@ -44,9 +44,6 @@ export function contextOf(item: ChoiceItem, choice: number): string {
   return typeof item.context === 'string' ? item.context : item.context[choice];
 }
 
-/** Requests sent per backend call: bounds memory and gives progress on large tasks. */
-const REQUESTS_PER_CALL = 1024;
-
 /** Scores every choice of every item with the backend. */
 export async function scoreChoices(backend: Backend, items: ChoiceItem[], onProgress?: (p: { done: number; total: number }) => void): Promise<ScoredItem[]> {
   const requests: LoglikelihoodRequest[] = [], owner: number[] = [];
@@ -54,14 +51,7 @@ export async function scoreChoices(backend: Backend, items: ChoiceItem[], onProg
     if (item.continuations.length !== item.choices.length) throw new Error(`item ${item.id}: ${item.continuations.length} continuations for ${item.choices.length} choices`);
     item.continuations.forEach((continuation, c) => { requests.push({ context: contextOf(item, c), continuation }); owner.push(i); });
   });
-  const outcomes = [];
-  for (let start = 0; start < requests.length; start += REQUESTS_PER_CALL) {
-    const chunk = requests.slice(start, start + REQUESTS_PER_CALL);
-    const res = await backend.loglikelihood(chunk, { onProgress: (p) => onProgress?.({ done: start + p.done, total: requests.length }) });
-    if (res.length !== chunk.length) throw new Error(`the backend answered ${res.length} of ${chunk.length} loglikelihood requests`);
-    outcomes.push(...res);
-    onProgress?.({ done: start + chunk.length, total: requests.length });
-  }
+  const outcomes = await scoreRequests(backend, requests, onProgress);
   const scored: ScoredItem[] = [];
   let r = 0;
   for (const item of items) {

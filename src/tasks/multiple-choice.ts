@@ -50,13 +50,12 @@ export function logSumExp(values: readonly number[]): number {
 /** Requests per backend call: bounds memory and gives progress on large tasks. */
 const REQUESTS_PER_CALL = 1024;
 
-/** Scores every option of every question. `onProgress` counts requests (options), not questions. */
-export async function scoreChoices(
+/** Sends log-likelihood requests in bounded chunks; `onProgress` counts requests. */
+export async function scoreRequests(
   backend: Backend,
-  questions: readonly ChoiceQuestion[],
+  requests: readonly LoglikelihoodRequest[],
   onProgress?: (p: { done: number; total: number }) => void,
-): Promise<Outcome<ChoiceScores>[]> {
-  const requests: LoglikelihoodRequest[] = questions.flatMap((q) => q.choices.map((continuation) => ({ context: q.context, continuation })));
+): Promise<Outcome<LoglikelihoodValue>[]> {
   const outcomes: Outcome<LoglikelihoodValue>[] = [];
   for (let start = 0; start < requests.length; start += REQUESTS_PER_CALL) {
     const chunk = requests.slice(start, start + REQUESTS_PER_CALL);
@@ -65,6 +64,17 @@ export async function scoreChoices(
     outcomes.push(...res);
     onProgress?.({ done: start + chunk.length, total: requests.length });
   }
+  return outcomes;
+}
+
+/** Scores every option of every question. `onProgress` counts requests (options), not questions. */
+export async function scoreChoices(
+  backend: Backend,
+  questions: readonly ChoiceQuestion[],
+  onProgress?: (p: { done: number; total: number }) => void,
+): Promise<Outcome<ChoiceScores>[]> {
+  const requests: LoglikelihoodRequest[] = questions.flatMap((q) => q.choices.map((continuation) => ({ context: q.context, continuation })));
+  const outcomes = await scoreRequests(backend, requests, onProgress);
   let at = 0;
   return questions.map((q): Outcome<ChoiceScores> => {
     const mine = outcomes.slice(at, at + q.choices.length);

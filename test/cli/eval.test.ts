@@ -94,7 +94,8 @@ test('eval: bad input is a usage error before the model loads', async () => {
     [['eval', '--model', baby, '--tasks', 'dialect'], /--out is required/],
     [['eval', '--model', baby, '--tasks', 'dialect', '--out', work, '--limit', '0'], /--limit must be an integer in \[1, inf\]/],
     [['eval', '--model', baby, '--tasks', 'tinystories', '--out', work, '--seqlen', '4096'], /--seqlen 4096 exceeds the model's context of 256/],
-    [['eval', '--model', baby, '--tasks', 'dialect', '--out', work, '--backend', 'openai'], /Unknown option '--backend'/],
+    [['eval', '--model', baby, '--tasks', 'dialect', '--out', work, '--backend', 'openai'], /--backend openai needs --base-url/],
+    [['eval', '--model', baby, '--tasks', 'dialect', '--out', work, '--backend', 'vllm'], /--backend must be native or openai/],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli(args);
@@ -103,3 +104,42 @@ test('eval: bad input is a usage error before the model loads', async () => {
     assert.match(r.stderr, pattern);
   }
 });
+
+test('eval --backend openai against `compsafe serve` gives the in-process results', async () => {
+  // stories260K (BPE, 512 positions): BBQ prompts fit whole, so neither side truncates (the server
+  // refuses prompts over the context where the engine would left-truncate).
+  const stories = shared('models', 'stories260K');
+  const serve = spawn(process.execPath, [path.join(repoRoot, 'bin', 'compsafe.js'), 'serve', '--model', stories, '--port', '0', '--served-model-name', 'baby'], {
+    env: { ...process.env, COMPSAFE_DEBUG: undefined },
+  });
+  const timer = setTimeout(() => serve.kill('SIGKILL'), 120000);
+  try {
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      serve.stderr.on('data', (d) => {
+        stderr += d;
+        const m = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+      serve.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+    });
+    const common = ['--tasks', 'bbq,tinystories', '--limit', '6', '--seed', '3', '--data-dir', shared('data'), '--json', '--quiet'];
+    const [remote, local] = await Promise.all([
+      cli(['eval', '--backend', 'openai', '--base-url', url, '--model', 'baby', ...common, '--out', path.join(work, 'remote')]),
+      cli(['eval', '--model', stories, ...common, '--out', path.join(work, 'local')]),
+    ]);
+    assert.equal(remote.code, 0, remote.stderr);
+    assert.equal(local.code, 0, local.stderr);
+    const r = JSON.parse(remote.stdout), l = JSON.parse(local.stdout);
+    assert.equal(r.backend?.kind ?? r.model?.kind ?? 'openai', 'openai');
+    const rb = r.tasks.bbq.metrics, lb = l.tasks.bbq.metrics;
+    assert.equal(lb.accuracy.n_scored, 6);
+    for (const k of ['accuracy', 'bias_ambig', 'bias_disambig']) assert.deepEqual([rb[k].value, rb[k].n_scored], [lb[k].value, lb[k].n_scored], k);
+    const rp = r.tasks.tinystories.metrics.perplexity.value, lp = l.tasks.tinystories.metrics.perplexity.value;
+    assert.ok(Math.abs(rp - lp) / lp < 1e-6, `${rp} vs ${lp}`);
+  } finally {
+    clearTimeout(timer);
+    serve.kill('SIGTERM');
+  }
+});
+

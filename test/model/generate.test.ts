@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Xoshiro128, sampleToken, argmax } from '../../src/model/sampling.js';
 import { generate } from '../../src/model/generate.js';
 import { loadModelFromDir } from '../../src/model/load.js';
-import { loglikelihood, splitContinuation } from '../../src/model/scoring.js';
+import { loglikelihood, loglikelihoodOfIds, splitContinuation } from '../../src/model/scoring.js';
 import { CausalLM, ForwardOutput, SequenceInput, packSequences, selectLogitRows } from '../../src/model/causal-lm.js';
 import { KVCache } from '../../src/model/kv-cache.js';
 import { native } from '../../src/core/native.js';
@@ -143,4 +143,18 @@ test('loglikelihood equals the log-softmax of a full forward at the continuation
     { context: 'Once upon a time, there was a little', continuation: ' qzxj' },
   ]);
   assert.ok(good.logprob > bad.logprob + 5);
+});
+
+test('requests sharing a context (forked KV cache) score as their full sequences do', () => {
+  const { model, tokenizer } = loadModelFromDir(shared('models', 'babyllama-tok105'));
+  const context = tokenizer.encode('Once upon a time there was a little');
+  const conts = [' girl', ' dog named Max', ' x', ' boy who liked to run'].map((c) => tokenizer.encode(c, { addSpecialTokens: false }));
+  const together = loglikelihoodOfIds(model, conts.map((continuation) => ({ context, continuation })));
+  conts.forEach((continuation, i) => {
+    const [alone] = loglikelihoodOfIds(model, [{ context, continuation }]);  // a group of one: full-sequence path
+    assert.ok(Math.abs(together[i].logprob - alone.logprob) < 1e-4, `${i}: ${together[i].logprob} vs ${alone.logprob}`);
+    assert.equal(together[i].greedy, alone.greedy);
+    assert.equal(together[i].tokens, continuation.length);
+    together[i].tokenLogprobs.forEach((lp, j) => assert.ok(Math.abs(lp - alone.tokenLogprobs[j]) < 1e-4));
+  });
 });

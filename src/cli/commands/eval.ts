@@ -1,6 +1,7 @@
 import { CompsafeError, UsageError } from '../../core/errors.js';
 import { Backend } from '../../backends/backend.js';
 import { NativeBackend } from '../../backends/native.js';
+import { OpenAIBackend } from '../../backends/openai.js';
 import { resolveDataDir } from '../../data/corpora.js';
 import { loadModel } from '../../model/load.js';
 import { evaluate, formatResultsTable, resolveTasks } from '../../tasks/evaluate.js';
@@ -9,8 +10,8 @@ import { Progress } from '../progress.js';
 import { hubOptions, HUB_OPTIONS } from './shared.js';
 
 export const usage =
-  'compsafe eval --model M --tasks t1,t2 [--limit N] [--samples K] [--shots K] [--seed S] [--seqlen L] ' +
-  '[--subsets A,B] [--data-dir D] --out DIR [--json]';
+  'compsafe eval --model M [--backend native|openai --base-url URL [--concurrency N]] --tasks t1,t2 [--limit N] [--samples K] ' +
+  '[--shots K] [--seed S] [--seqlen L] [--subsets A,B] [--data-dir D] --out DIR [--json]';
 
 /** One or more tasks of an eval run failed; the others' results are in results.json. */
 export class TaskFailedError extends CompsafeError {}
@@ -20,6 +21,7 @@ export async function run(argv: string[], setup: (f: Flags) => void): Promise<vo
     ...COMMON_OPTIONS, ...HUB_OPTIONS, model: { type: 'string' }, tasks: { type: 'string' }, limit: { type: 'string' },
     samples: { type: 'string' }, shots: { type: 'string' }, seed: { type: 'string' }, seqlen: { type: 'string' },
     subsets: { type: 'string' }, 'data-dir': { type: 'string' }, out: { type: 'string' },
+    backend: { type: 'string' }, 'base-url': { type: 'string' }, concurrency: { type: 'string' },
   }, 'eval');
   setup(f);
   const modelSpec = required(f, 'model', 'eval');
@@ -35,12 +37,19 @@ export async function run(argv: string[], setup: (f: Flags) => void): Promise<vo
   const subsets = subsetsFlag?.split(',').map((s) => s.trim()).filter(Boolean);
   if (subsetsFlag !== undefined && !subsets?.length) throw new UsageError('--subsets needs at least one name');
   const dataDir = resolveDataDir(str(f, 'data-dir'));
+  const kind = str(f, 'backend') ?? 'native';
+  if (kind !== 'native' && kind !== 'openai') throw new UsageError(`--backend must be native or openai, got "${kind}"`);
+  const baseUrl = str(f, 'base-url');
+  if (kind === 'openai' && !baseUrl) throw new UsageError('eval: --backend openai needs --base-url URL (e.g. http://127.0.0.1:8000/v1)');
+  if (kind === 'native' && baseUrl) throw new UsageError('eval: --base-url is only for --backend openai');
 
-  const loaded = await loadModel(modelSpec, { hub: hubOptions(f) });
-  if (seqlen !== undefined && seqlen > loaded.config.maxPositions) {
-    throw new UsageError(`--seqlen ${seqlen} exceeds the model's context of ${loaded.config.maxPositions} positions`);
+  // native: the model runs in-process; openai: --model names the model the server serves.
+  const backend: Backend = kind === 'openai'
+    ? await OpenAIBackend.connect({ baseUrl: baseUrl!, model: modelSpec, concurrency: int(f, 'concurrency', undefined, 1, 256) })
+    : new NativeBackend(await loadModel(modelSpec, { hub: hubOptions(f) }), modelSpec);
+  if (seqlen !== undefined && seqlen > backend.info.maxPositions) {
+    throw new UsageError(`--seqlen ${seqlen} exceeds the model's context of ${backend.info.maxPositions} positions`);
   }
-  const backend: Backend = new NativeBackend(loaded, modelSpec);
   const quiet = f.quiet === true;
   let progress: Progress | undefined;
   const results = await evaluate({
