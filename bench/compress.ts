@@ -11,7 +11,7 @@
 //        [--calib-tokens T] [--hessian-chunks C] [--samples S] [--seqlen L]
 import { parseArgs } from 'node:util';
 import { native } from '../src/core/native.js';
-import { machineFacts } from '../src/core/doctor.js';
+import { emit, selector, filled } from './util.js';
 import { LlamaModel } from '../src/model/architectures/llama.js';
 import { DecoderConfig } from '../src/model/config.js';
 import { DenseLinear, LinearSite } from '../src/model/linear.js';
@@ -25,22 +25,9 @@ const { values } = parseArgs({
     'hessian-chunks': { type: 'string' }, samples: { type: 'string' }, seqlen: { type: 'string' },
   },
 });
-const only = values.only?.split(',');
-const want = (name: string): boolean => !only || only.includes(name);
-const machine = { ...machineFacts(), blas: native.info().blas, threads: native.info().threads };
-const emit = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify({ ...o, machine }) + '\n'); };
+const want = selector(values.only);
 const now = (): bigint => process.hrtime.bigint();
 const since = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
-
-function filled(n: number, seed: number, scale: number): Float32Array {
-  const a = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    a[i] = ((x >>> 8) / 16777216 - 0.5) * scale;
-  }
-  return a;
-}
 
 function params(method: string, o: Partial<CompressionParams> = {}): CompressionParams {
   return {

@@ -3,38 +3,14 @@
 // Usage: npm run bench [-- --only sgemm|prefill|decode|memory] [--layers N] [--tokens T]
 import { parseArgs } from 'node:util';
 import { native } from '../src/core/native.js';
-import { machineFacts } from '../src/core/doctor.js';
+import { emit, selector, timeBest, filled } from './util.js';
 import { LlamaModel } from '../src/model/architectures/llama.js';
 import { DecoderConfig } from '../src/model/config.js';
 
 const { values } = parseArgs({
   options: { only: { type: 'string' }, layers: { type: 'string' }, tokens: { type: 'string' }, 'decode-tokens': { type: 'string' } },
 });
-const only = values.only?.split(',');
-const want = (name: string): boolean => !only || only.includes(name);
-const machine = { ...machineFacts(), blas: native.info().blas, threads: native.info().threads };
-const emit = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify({ ...o, machine }) + '\n'); };
-
-function timeBest(reps: number, fn: () => void): number {
-  fn();
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t = process.hrtime.bigint();
-    fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return best;
-}
-
-function filled(n: number, seed: number, scale: number): Float32Array {
-  const a = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    a[i] = ((x >>> 8) / 16777216 - 0.5) * scale;
-  }
-  return a;
-}
+const want = selector(values.only);
 
 if (want('sgemm')) {
   for (const [M, N, K] of [[1024, 1024, 1024], [512, 2048, 2048], [512, 5632, 2048], [512, 2048, 5632]]) {

@@ -72,3 +72,18 @@ export interface Backend {
   perplexity(text: string, seqlen: number, opts?: BackendProgress): Promise<PerplexityResult>;
   close?(): Promise<void>;
 }
+
+/**
+ * Indices of generation requests grouped by everything but the sample index: the members of a group
+ * are samples of one (prompt, decoding settings, seed) and can share one prefill / one `n` request.
+ */
+export function groupBySampleSettings(requests: readonly GenerateRequest[]): number[][] {
+  const groups = new Map<string, number[]>();
+  requests.forEach((r, i) => {
+    const key = JSON.stringify([r.prompt, r.maxNewTokens, r.minNewTokens ?? 0, r.temperature, r.topP, r.topK, r.seed, r.stop ?? [], r.chat ?? false]);
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  return [...groups.values()];
+}

@@ -1,5 +1,5 @@
 // The in-process backend: the native engine behind the Backend interface.
-import { Backend, BackendInfo, BackendProgress, GenerateRequest, GenerateValue, LoglikelihoodRequest, LoglikelihoodValue, Outcome } from './backend.js';
+import { Backend, BackendInfo, BackendProgress, GenerateRequest, GenerateValue, LoglikelihoodRequest, LoglikelihoodValue, Outcome, groupBySampleSettings } from './backend.js';
 import { LoadedModel } from '../model/load.js';
 import { loglikelihoodOfIds, perplexity, PerplexityResult, splitContinuation } from '../model/scoring.js';
 import { generate, GenerationRequest } from '../model/generate.js';
@@ -44,15 +44,9 @@ export class NativeBackend implements Backend {
     const { model, tokenizer } = this.loaded;
     const out: Outcome<GenerateValue>[] = new Array(requests.length);
     // Requests that differ only in sample index share one prefill.
-    const groups = new Map<string, number[]>();
-    requests.forEach((r, i) => {
-      const key = JSON.stringify([r.prompt, r.maxNewTokens, r.minNewTokens ?? 0, r.temperature, r.topP, r.topK, r.seed, r.stop ?? [], r.chat ?? false]);
-      const g = groups.get(key);
-      if (g) g.push(i);
-      else groups.set(key, [i]);
-    });
+    const groups = groupBySampleSettings(requests);
     const batch: GenerationRequest[] = [], owners: number[][] = [];
-    for (const members of groups.values()) {
+    for (const members of groups) {
       const r = requests[members[0]];
       try {
         const prompt = r.chat ? encodeChat(tokenizer, [{ role: 'user', content: r.prompt }], { addGenerationPrompt: true }) : tokenizer.encode(r.prompt);

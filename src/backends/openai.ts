@@ -21,6 +21,7 @@ import { CompsafeError, UsageError } from '../core/errors.js';
 import { PERPLEXITY_PROTOCOL } from '../model/scoring.js';
 import {
   Backend, BackendInfo, BackendProgress, GenerateRequest, GenerateValue, LoglikelihoodRequest, LoglikelihoodValue, Outcome, PerplexityResult,
+  groupBySampleSettings,
 } from './backend.js';
 import { BadResponseError, HttpClient, HttpStats, HttpStatusError, RetriesExhaustedError } from './openai-http.js';
 
@@ -228,15 +229,9 @@ export class OpenAIBackend implements Backend {
 
   async generate(requests: GenerateRequest[], opts: BackendProgress = {}): Promise<Outcome<GenerateValue>[]> {
     const out: Outcome<GenerateValue>[] = new Array(requests.length);
-    const groups = new Map<string, number[]>();
-    requests.forEach((r, i) => {
-      const key = JSON.stringify([r.prompt, r.maxNewTokens, r.minNewTokens ?? 0, r.temperature, r.topP, r.topK, r.seed, r.stop ?? [], r.chat ?? false]);
-      const g = groups.get(key);
-      if (g) g.push(i);
-      else groups.set(key, [i]);
-    });
+    const groups = groupBySampleSettings(requests);
     let done = 0;
-    await Promise.all([...groups.values()].map(async (members) => {
+    await Promise.all(groups.map(async (members) => {
       const results = await this.generateGroup(requests[members[0]], members.map((i) => requests[i].sampleIndex));
       members.forEach((i, k) => { out[i] = results[k]; });
       done += members.length;

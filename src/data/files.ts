@@ -243,11 +243,12 @@ export function describeValue(v: unknown): string {
  * Writes `data` to `file` so that readers see the old content or the new, never a torn file: write
  * a temporary sibling, flush it, rename it over the target.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>): void {
   const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    if (typeof data === 'string' || data instanceof Uint8Array) fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    else for (const chunk of data) fs.writeSync(fd, chunk);
     fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);

@@ -89,23 +89,14 @@ export function samplesFileName(task: string): string {
 
 /** Streams records to `file` through a temporary sibling, renamed into place once complete. */
 function writeJsonlAtomic(file: string, records: SampleRecord[]): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  writeFileAtomic(file, (function* () {
     let buf = '';
     for (const r of records) {
       buf += JSON.stringify(r) + '\n';
-      if (buf.length > 1 << 20) { fs.writeSync(fd, buf); buf = ''; }
+      if (buf.length > 1 << 20) { yield buf; buf = ''; }
     }
-    if (buf) fs.writeSync(fd, buf);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+    if (buf) yield buf;
+  })());
 }
 
 /** Runs the tasks in order and writes the results and samples files; returns what results.json holds. */
