@@ -1,5 +1,5 @@
 // Aggregation helpers for task metrics: means with seeded percentile-bootstrap CIs, failures counted.
-import { Xoshiro128 } from '../model/sampling.js';
+import { Xoshiro128 } from '../core/random.js';
 import { MetricValue } from './task.js';
 
 export const BOOTSTRAP_RESAMPLES = 1000;

@@ -28,7 +28,7 @@ import path from 'node:path';
 import { LoglikelihoodRequest } from '../backends/backend.js';
 import { UsageError } from '../core/errors.js';
 import { DatasetFormatError, datasetFile } from '../data/files.js';
-import { Xoshiro128 } from '../model/sampling.js';
+import { Xoshiro128 } from '../core/random.js';
 import { streamId } from './stats.js';
 import { DatasetFile, SampleRecord, Task, TaskContext, TaskResult } from './task.js';
 import {
