@@ -164,6 +164,9 @@ function fmt(v: number | null): string {
 }
 
 /** A compact text table: one row per task and metric, then one per group value and metric. */
+/** Groups per axis shown in the terminal table; results.json always holds all of them. */
+const TABLE_GROUPS_PER_AXIS = 12;
+
 export function formatResultsTable(results: EvalResults): string {
   const rows: string[][] = [['task', 'metric', 'value', '95% CI', 'n', 'failed']];
   const row = (task: string, metric: string, m: MetricValue): void => {
@@ -177,9 +180,11 @@ export function formatResultsTable(results: EvalResults): string {
     }
     for (const [metric, m] of Object.entries(t.metrics)) row(name, metric, m);
     for (const [axis, groups] of Object.entries(t.groups)) {
-      for (const [group, metrics] of Object.entries(groups)) {
+      const entries = Object.entries(groups);
+      for (const [group, metrics] of entries.slice(0, TABLE_GROUPS_PER_AXIS)) {
         for (const [metric, m] of Object.entries(metrics)) row(`  ${axis}=${group}`, metric, m);
       }
+      if (entries.length > TABLE_GROUPS_PER_AXIS) rows.push([`  ${axis}: ${entries.length - TABLE_GROUPS_PER_AXIS} more groups in results.json`, '', '', '', '', '']);
     }
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
