@@ -15,7 +15,9 @@
         "native/src/loss.c",
         "native/src/compress_addon.c",
         "native/src/quant_addon.c",
-        "native/src/quant.c"
+        "native/src/quant.c",
+        "native/src/encoder.c",
+        "native/src/encoder_addon.c"
       ],
       "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
       "cflags!": ["-O2"],

@@ -291,6 +291,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_compress_kernels(env, exports);
   register_quant_kernels(env, exports);
+  register_encoder_kernels(env, exports);
   return exports;
 }
 

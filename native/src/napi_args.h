@@ -116,4 +116,5 @@ static inline int overlaps(const void *p, size_t pn, const void *q, size_t qn) {
 // Registration of the kernels in other files (each defines its own entry points).
 void register_compress_kernels(napi_env env, napi_value exports);
 void register_quant_kernels(napi_env env, napi_value exports);
+void register_encoder_kernels(napi_env env, napi_value exports);
 #endif

@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: () => import('./commands/eval.js'),
   data: () => import('./commands/data.js'),
   compress: () => import('./commands/compress.js'),
+  sweep: () => import('./commands/sweep.js'),
+  report: () => import('./commands/report.js'),
 };
 
 function setup(f: Flags): void {

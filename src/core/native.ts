@@ -114,6 +114,16 @@ export interface NativeAddon {
   /** A (n, n): strict lower triangle = transpose of the strict upper triangle. */
   mirrorUpper(A: Float32Array, n: number): void;
   // ---- end of compression kernels ----
+
+  // ---- encoder kernels (native/src/encoder_addon.c, encoder.c) ----
+  /** Bidirectional attention over packed sequences: sequence s is rows seqStarts[s] .. seqStarts[s+1]-1 (seqStarts
+   *  (nSeqs+1), from 0 to rows); each query sees every key of its own sequence and none of the others. q, k, v
+   *  (rows, >= nHeads*headDim) with row stride `stride` (subarrays of one fused QKV buffer: stride 3*hidden); out (rows, nHeads*headDim). */
+  encoderAttention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, rows: number, seqStarts: Int32Array,
+    nSeqs: number, nHeads: number, headDim: number, stride: number, scale: number): void;
+  /** x[0..n) = tanh(x), in place. */
+  tanhInPlace(x: Float32Array, n: number): void;
+  // ---- end of encoder kernels ----
 }
 
 function locate(): string {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { Backend, BackendInfo } from '../backends/backend.js';
+import { Scorer } from '../scorers/scorer.js';
 import { writeFileAtomic } from '../data/files.js';
 import { taskFor } from './registry.js';
 import { MetricValue, SampleRecord, Task, TaskContext, TaskResult } from './task.js';
@@ -29,6 +30,10 @@ export interface EvaluateOptions {
   seqlen?: number;
   /** Named subsets (BBQ categories, ...), for tasks that have them. */
   subsets?: string[];
+  // -- generation tasks (issue 5): scorers for continuations and decoding overrides (tasks/generation.ts)
+  scorers?: Scorer[];
+  decoding?: TaskContext['decoding'];
+  referenceBackend?: Backend;
   onProgress?: (p: { task: string; done: number; total: number }) => void;
   /** Called when a task starts and when it ends (with its error, if it failed). */
   onTask?: (e: { task: string; phase: 'start' | 'end'; error?: string; seconds?: number }) => void;
@@ -48,6 +53,10 @@ export interface EvalResults {
   settings: {
     tasks: string[]; seed: number; limit: number | null; shots: number | null; samples: number | null; seqlen: number | null;
     subsets: string[] | null; data_dir: string;
+    /** Present only when scorers / decoding overrides were given (generation tasks). */
+    scorers?: { id: string; version: string; kind: string }[];
+    decoding?: TaskContext['decoding'];
+    reference_model?: BackendInfo;
   };
   tasks: Record<string, TaskEntry>;
 }
@@ -114,6 +123,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResults> {
     settings: {
       tasks: opts.tasks.map((t) => t.name), seed: opts.seed, limit: opts.limit ?? null, shots: opts.shots ?? null,
       samples: opts.samples ?? null, seqlen: opts.seqlen ?? null, subsets: opts.subsets ?? null, data_dir: opts.dataDir,
+      ...(opts.scorers?.length ? { scorers: opts.scorers.map((s) => ({ id: s.id, version: s.version, kind: s.kind })) } : {}),
+      ...(opts.decoding ? { decoding: opts.decoding } : {}),
+      ...(opts.referenceBackend ? { reference_model: opts.referenceBackend.info } : {}),
     },
     tasks: {},
   };
@@ -123,6 +135,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResults> {
     const ctx: TaskContext = {
       backend: opts.backend, dataDir: opts.dataDir, seed: opts.seed, limit: opts.limit, shots: opts.shots,
       samples: opts.samples, seqlen: opts.seqlen, subsets: opts.subsets, onProgress: opts.onProgress,
+      scorers: opts.scorers, decoding: opts.decoding, referenceBackend: opts.referenceBackend,
     };
     const started = Date.now();
     const samplesName = samplesFileName(task.name);

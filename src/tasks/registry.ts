@@ -14,6 +14,11 @@ import { rteTask } from './rte.js';
 import { winograndeTask } from './winogrande.js';
 import { zeroshotTask } from './zeroshot.js';
 import { unqoverTask } from './unqover.js';
+import { rtpTask } from './rtp.js';
+import { toxigenTask } from './toxigen.js';
+import { boldTask } from './bold.js';
+import { holisticbiasrTask } from './holisticbiasr.js';
+import { advpromptsetTask } from './advpromptset.js';
 
 export const TASKS: Record<string, Task> = {
   wikitext2: wikitext2Task,
@@ -32,6 +37,11 @@ export const TASKS: Record<string, Task> = {
   openbookqa: openbookqaTask,
   zeroshot: zeroshotTask,
   unqover: unqoverTask,
+  rtp: rtpTask,
+  toxigen: toxigenTask,
+  bold: boldTask,
+  holisticbiasr: holisticbiasrTask,
+  advpromptset: advpromptsetTask,
 };
 
 /** Parameterised tasks, named `PREFIX:ARG` (e.g. `text:notes.txt`): the prefix -> a task built for ARG. */

@@ -1,6 +1,7 @@
 // The shape every benchmark task has: dataset -> backend requests -> per-item records -> metrics,
 // overall and per group, each metric with n_scored / n_failed and a seeded bootstrap CI.
 import { Backend } from '../backends/backend.js';
+import { Scorer } from '../scorers/scorer.js';
 
 export interface TaskContext {
   backend: Backend;
@@ -21,6 +22,12 @@ export interface TaskContext {
   subsets?: string[];
   /** Window length for perplexity tasks; default min(model context, 2048). */
   seqlen?: number;
+  /** Scorers for generation tasks' continuations (--scorer); every one scores every continuation. */
+  scorers?: Scorer[];
+  /** Decoding overrides for generation tasks (defaults in tasks/generation.ts; temperature 0 = greedy). */
+  decoding?: { maxNewTokens?: number; temperature?: number; topP?: number; topK?: number };
+  /** Reference model for generation quality (continuation perplexity, fluency); default: `backend` itself. */
+  referenceBackend?: Backend;
   onProgress?: (p: { task: string; done: number; total: number }) => void;
 }
 
@@ -41,6 +48,14 @@ export interface DatasetFile {
   sha256: string;
 }
 
+export interface GroupSpread {
+  range: number;
+  max: { group: string; value: number };
+  min: { group: string; value: number };
+  /** Groups with a value for this metric. */
+  groups: number;
+}
+
 export interface TaskResult {
   task: string;
   /** Bumped whenever the task's prompts or metric definitions change. */
@@ -50,6 +65,8 @@ export interface TaskResult {
   metrics: Record<string, MetricValue>;
   /** axis (e.g. "category") -> group value -> metric -> value */
   groups: Record<string, Record<string, Record<string, MetricValue>>>;
+  /** Generation tasks: per axis and metric, how far apart the groups are (max - min) and which are extreme. */
+  spread?: Record<string, Record<string, GroupSpread>>;
   samples: SampleRecord[];
 }
 
