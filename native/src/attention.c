@@ -6,16 +6,6 @@
 
 #define QBLOCK 64
 
-// Softmax of s[0..n) in place, in float with a max shift.
-static inline void softmax_inplace(float *s, int n) {
-  float m = -FLT_MAX;
-  for (int j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
-  float sum = 0.f;
-  for (int j = 0; j < n; j++) { s[j] = expf(s[j] - m); sum += s[j]; }
-  float inv = 1.f / sum;
-  for (int j = 0; j < n; j++) s[j] *= inv;
-}
-
 // q (qRows, nHeads*hd) ; k, v (start+qRows rows, stride kvStride) ; out (qRows, nHeads*hd)
 // Prefill path: per head and block of query rows, S = Q K^T and O = P V through GEMM.
 static void attention_gemm(float *out, const float *q, const float *k, const float *v, int qRows, int start,
@@ -34,7 +24,7 @@ static void attention_gemm(float *out, const float *q, const float *k, const flo
         float *s = S + (size_t)r * kvLen;
         int visible = start + r0 + r + 1, lo = window > 0 && visible > window ? visible - window : 0;
         for (int j = 0; j < lo; j++) s[j] = 0.f;
-        softmax_inplace(s + lo, visible - lo);
+        cs_softmax_inplace(s + lo, visible - lo);
         for (int j = visible; j < kvLen; j++) s[j] = 0.f;
       }
       // O_blk (rb, hd) = P (rb, kvLen) @ V_g (kvLen, hd)
@@ -61,7 +51,7 @@ static void attention_direct(float *out, const float *q, const float *k, const f
       for (int i = 0; i < hd; i++) d += qh[i] * kj[i];
       s[j] = d * scale;
     }
-    softmax_inplace(s + lo, visible - lo);
+    cs_softmax_inplace(s + lo, visible - lo);
     float *o = out + (size_t)r * qStride + (size_t)h * hd;
     for (int i = 0; i < hd; i++) o[i] = 0.f;
     for (int j = lo; j < visible; j++) {

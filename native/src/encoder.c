@@ -10,15 +10,6 @@
 // Sequences at least this long go through GEMM (S = Q K^T, O = P V per head); shorter ones use direct loops.
 #define GEMM_MIN_LEN 48
 
-static inline void softmax_row(float *s, int n) {
-  float m = -FLT_MAX;
-  for (int j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
-  float sum = 0.f;
-  for (int j = 0; j < n; j++) { s[j] = expf(s[j] - m); sum += s[j]; }
-  float inv = 1.f / sum;
-  for (int j = 0; j < n; j++) s[j] *= inv;
-}
-
 // One sequence of len rows starting at row r0, via GEMM. S (len, len) scratch.
 static void seq_gemm(float *out, const float *q, const float *k, const float *v, int r0, int len, int nHeads,
                      int hd, int stride, float scale, float *S) {
@@ -30,7 +21,7 @@ static void seq_gemm(float *out, const float *q, const float *k, const float *v,
     // S (len, len) = scale * Q_h (len, hd) @ K_h^T (hd, len)
     cs_sgemm(0, 1, len, len, hd, scale, qh, stride, kh, stride, 0.f, S, len);
 #pragma omp parallel for schedule(static) if (len * len >= 16384)
-    for (int r = 0; r < len; r++) softmax_row(S + (size_t)r * len, len);
+    for (int r = 0; r < len; r++) cs_softmax_inplace(S + (size_t)r * len, len);
     // O_h (len, hd) = P (len, len) @ V_h (len, hd)
     cs_sgemm(0, 0, len, hd, len, 1.f, S, len, vh, stride, 0.f, out + (size_t)r0 * outStride + (size_t)h * hd, outStride);
   }
@@ -52,7 +43,7 @@ static void seq_direct(float *out, const float *q, const float *k, const float *
       for (int i = 0; i < hd; i++) d += qr[i] * kj[i];
       s[j] = d * scale;
     }
-    softmax_row(s, len);
+    cs_softmax_inplace(s, len);
     float *o = out + (size_t)(r0 + r) * outStride + (size_t)h * hd;
     for (int i = 0; i < hd; i++) o[i] = 0.f;
     for (int j = 0; j < len; j++) {

@@ -2,6 +2,8 @@
 // Every function here trusts its arguments; addon.c validates sizes and offsets before calling.
 #ifndef COMPSAFE_KERNELS_H
 #define COMPSAFE_KERNELS_H
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +53,16 @@ void cs_f32_to_bf16(uint16_t *out, const float *in, size_t n);
 double cs_dot(const float *a, const float *b, size_t n);
 // out = x + b (bias broadcast over rows)
 void cs_add_bias(float *x, const float *b, int rows, int dim);
+
+// Softmax of s[0..n) in place, in float with a max shift (shared by the attention kernels).
+static inline void cs_softmax_inplace(float *s, int n) {
+  float m = -FLT_MAX;
+  for (int j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+  float sum = 0.f;
+  for (int j = 0; j < n; j++) { s[j] = expf(s[j] - m); sum += s[j]; }
+  float inv = 1.f / sum;
+  for (int j = 0; j < n; j++) s[j] *= inv;
+}
 
 // ---- attention.c ----
 // Causal attention of one sequence. q (qRows, nHeads*headDim) for positions start..start+qRows-1;
