@@ -72,7 +72,16 @@ export const SweepConfigSchema = z.object({
   model: z.string().min(1).describe('the dense base model: a local Hugging Face folder or a hub id'),
   out: z.string().min(1).optional().describe('run folder (store.sqlite, compressed models, results); default runs/<config name>'),
   dataDir: z.string().min(1).optional().describe('data directory (benchmarks, calibration corpora)'),
-  backend: z.enum(['native']).default('native').describe('compressed variants are evaluated in-process'),
+  backend: z.union([
+    z.literal('native').describe('every variant is evaluated in-process'),
+    z.object({
+      kind: z.literal('openai'),
+      baseUrl: z.string().min(1).describe('OpenAI-compatible base URL, e.g. http://gpu-host:8000/v1'),
+      models: z.record(z.string(), z.string().min(1))
+        .describe('variant name (dense, wanda-0.5, ...) -> the model name under which the server serves that folder'),
+      concurrency: z.number().int().min(1).max(256).optional().describe('HTTP requests in flight at most'),
+    }).strict().describe('variants are compressed here and evaluated on a server that serves their folders (vLLM, compsafe serve, a router)'),
+  ]).default('native'),
   seed: seed.default(0).describe('default seed of methods and tasks'),
   batchSize: z.number().int().min(1).default(64).describe('requests per committed batch: a kill loses at most one batch'),
   calibration: CalibrationSchema.prefault({}),

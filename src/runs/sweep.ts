@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Backend } from '../backends/backend.js';
 import { NativeBackend } from '../backends/native.js';
+import { OpenAIBackend } from '../backends/openai.js';
+import { UsageError } from '../core/errors.js';
 import { resolveDataDir } from '../data/corpora.js';
 import { writeFileAtomic } from '../data/files.js';
 import { weightFilesHash } from '../compress/export.js';
@@ -69,6 +71,11 @@ export async function runSweep(cfg: SweepConfig, opts: SweepOptions = {}): Promi
   const runDir = path.resolve(cfg.out!);
   const tasks = cfg.tasks.map((t) => ({ config: t, task: taskFor(t.name) }));  // unknown names fail before any work
   const plans: VariantPlan[] = planVariants(cfg);
+  const remote = cfg.backend === 'native' ? null : cfg.backend;
+  if (remote) {
+    const missing = plans.map((p) => p.name).filter((n) => !remote.models[n]);
+    if (missing.length) throw new UsageError(`backend.models names no served model for variant(s) ${missing.join(', ')}; variants of this config: ${plans.map((p) => p.name).join(', ')}`);
+  }
   const dataDir = resolveDataDir(cfg.dataDir);
   // Calibration files must exist, and scorers load, before any model work.
   for (const p of plans) if (p.calibration) resolveCalibrationSource(p.calibration.source, dataDir);
@@ -121,9 +128,12 @@ export async function runSweep(cfg: SweepConfig, opts: SweepOptions = {}): Promi
       emit({ type: 'variant', index, total, name: plan.name, phase: 'evaluate' });
 
       const te = Date.now();
-      const loaded = plan.params === null ? baseLoaded : loadModelFromDir(prepared.dir);
-      const nativeBackend = new NativeBackend(loaded, plan.name, prepared.variantHash);
-      const cached = new CachedBackend(opts.wrapBackend ? opts.wrapBackend(nativeBackend) : nativeBackend, store, {
+      // The server must serve this variant's folder (prepared.dir) under the mapped name: cache keys
+      // use the local folder's hash, so a mismatch would mislabel results.
+      const modelBackend: Backend = remote
+        ? await OpenAIBackend.connect({ baseUrl: remote.baseUrl, model: remote.models[plan.name], concurrency: remote.concurrency })
+        : new NativeBackend(plan.params === null ? baseLoaded : loadModelFromDir(prepared.dir), plan.name, prepared.variantHash);
+      const cached = new CachedBackend(opts.wrapBackend ? opts.wrapBackend(modelBackend) : modelBackend, store, {
         variantHash: prepared.variantHash, batchSize: cfg.batchSize, shouldStop: stop,
       });
       for (const { config: tcfg, task } of tasks) {
@@ -161,6 +171,7 @@ export async function runSweep(cfg: SweepConfig, opts: SweepOptions = {}): Promi
         }
         emit({ type: 'task-end', index, total, variant: plan.name, task: task.name, seconds: entry.seconds, error: entry.status === 'error' ? entry.error : undefined, calls: cached.stats.misses - before });
       }
+      await modelBackend.close?.();
       summary.backendCalls += cached.stats.misses;
       summary.cacheHits += cached.stats.hits;
       summary.failures += cached.stats.failures;
