@@ -24,6 +24,7 @@ import {
   groupBySampleSettings,
 } from './backend.js';
 import { BadResponseError, HttpClient, HttpStats, HttpStatusError, RetriesExhaustedError } from './openai-http.js';
+import { offlineFromEnv } from '../core/env.js';
 
 export interface OpenAIBackendOptions {
   /** The server's OpenAI base URL, with or without the trailing /v1 (http://host:8000/v1). */
@@ -128,7 +129,7 @@ export class OpenAIBackend implements Backend {
     const { apiKey, ...opts } = options;
     this.opts = opts;
     if (!opts.model) throw new BackendConfigError('the OpenAI backend needs a model name (--model)');
-    this.urls = endpoints(opts.baseUrl, opts.offline ?? process.env.COMPSAFE_OFFLINE === '1');
+    this.urls = endpoints(opts.baseUrl, opts.offline ?? offlineFromEnv());
     this.http = new HttpClient({
       apiKey: apiKey ?? process.env.OPENAI_API_KEY,
       concurrency: opts.concurrency ?? 8, maxRetries: opts.maxRetries ?? 5, retryBaseMs: opts.retryBaseMs ?? 500,

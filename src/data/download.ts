@@ -10,6 +10,7 @@ import { CompsafeError } from '../core/errors.js';
 import { allFiles, DatasetEntry, howToGet } from './catalogue.js';
 import { dataPath, sha256File } from './files.js';
 import { MANIFEST } from './manifest.js';
+import { offlineFromEnv } from '../core/env.js';
 
 /** A download failed, was refused (offline), or did not match its checksum. */
 export class DataFetchError extends CompsafeError {}
@@ -44,7 +45,6 @@ export interface FetchedFile {
 }
 
 const ATTEMPTS = 3;
-const isOn = (v: string | undefined): boolean => ['1', 'on', 'yes', 'true'].includes((v ?? '').trim().toLowerCase());
 
 /** The URL actually requested: the canonical one, or its mirror path. */
 export function mirroredUrl(url: string, mirror: string | undefined): string {
@@ -55,7 +55,7 @@ export function mirroredUrl(url: string, mirror: string | undefined): string {
 
 /** Downloads every file of `d` that has a URL and is not already present and correct. */
 export async function fetchDataset(d: DatasetEntry, dataDir: string, opts: FetchOptions = {}): Promise<FetchedFile[]> {
-  const offline = opts.offline ?? isOn(process.env.COMPSAFE_OFFLINE);
+  const offline = opts.offline ?? offlineFromEnv();
   const mirror = opts.mirror ?? (process.env.COMPSAFE_DATA_MIRROR || undefined);
   const files = allFiles(d);
   if (!files.some((f) => d.urls[f] !== undefined)) throw new DataFetchError(`${d.name}: ${howToGet(d)}`);

@@ -12,6 +12,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileFormatError, HubError } from '../core/errors.js';
+import { envFlag, offlineFromEnv } from '../core/env.js';
 
 /** One progress report of a file download (`total` is null when the hub gave no size). */
 export interface HubProgress {
@@ -95,8 +96,7 @@ function settings(opts: HubOptions) {
   if (!URL.canParse(endpoint)) {
     throw new HubError(`hub endpoint "${endpoint}" is not a URL; set HF_ENDPOINT to e.g. https://huggingface.co`);
   }
-  const isOn = (v: string | undefined) => ['1', 'on', 'yes', 'true'].includes((v ?? '').trim().toLowerCase());
-  const offline = opts.offline ?? (isOn(env.HF_HUB_OFFLINE) || isOn(env.COMPSAFE_OFFLINE));
+  const offline = opts.offline ?? (envFlag(env.HF_HUB_OFFLINE) || offlineFromEnv(env));
   return {
     endpoint,
     endpointOrigin: new URL(endpoint).origin,

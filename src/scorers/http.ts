@@ -3,6 +3,7 @@
 // concurrency, the offline switch, and secrets kept out of every message. A request that still fails
 // is returned as an error string: the scorer records it as a failed Outcome (failures are data).
 import { CompsafeError, UsageError } from '../core/errors.js';
+import { offlineFromEnv } from '../core/env.js';
 
 /** An HTTP scorer cannot be created: the offline switch is on or its API key is missing. (Bad options are UsageErrors.) */
 export class ScorerUnavailableError extends CompsafeError {}
@@ -13,7 +14,7 @@ export class ScorerUnavailableError extends CompsafeError {}
  * thing that reaches the network in an offline run.
  */
 export function isOffline(ctxOffline: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
-  return ctxOffline === true || ['1', 'on', 'yes', 'true'].includes((env.COMPSAFE_OFFLINE ?? '').trim().toLowerCase());
+  return ctxOffline === true || offlineFromEnv(env);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
